@@ -1,0 +1,53 @@
+"""The one piece of ambient state: which flow run (and task run) the current code belongs to."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from floq.runs import FlowRunRecord, TaskRunRecord
+
+if TYPE_CHECKING:
+    from floq.runners.base import TaskRunner
+
+
+@dataclass(slots=True, eq=False)
+class FlowRunContext:
+    """A flow run in progress: its record, its task runner, and every task run it started."""
+
+    flow: Any
+    run: FlowRunRecord
+    runner: TaskRunner
+    task_runs: list[TaskRunRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    flow_run: FlowRunContext | None = None
+    task_run: TaskRunRecord | None = None
+    log_prints: bool = False
+
+
+_current: contextvars.ContextVar[RunContext] = contextvars.ContextVar(
+    "floq_run", default=RunContext()
+)
+
+
+def current() -> RunContext:
+    return _current.get()
+
+
+def current_flow_run() -> FlowRunContext | None:
+    return _current.get().flow_run
+
+
+@contextmanager
+def entered(ctx: RunContext) -> Iterator[RunContext]:
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

@@ -1,0 +1,81 @@
+"""One flow run: its task runner, its body's attempts, and the state it ends in.
+
+An attempt is the body plus every task run it started: the attempt ends when they are all
+finished. Its value is the body's return value with futures and states inside replaced by
+their values (a failed one fails the flow). A body that returns ``None`` fails if any of its
+task runs failed or crashed (as in Prefect 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from floq import context, logs
+from floq.context import FlowRunContext, RunContext
+from floq.engine.core import attempts
+from floq.engine.inputs import walk
+from floq.engine.shells import drive_async, drive_sync
+from floq.runs import FlowRunRecord, new_run_id
+from floq.settings import get_settings
+from floq.states import State
+
+
+def _begin(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRunContext:
+    from floq.runners.threads import ConcurrentTaskRunner
+
+    parameters = flow.bind(args, kwargs)
+    parent = context.current_flow_run()
+    run_id = new_run_id()
+    record = FlowRunRecord(
+        run_id,
+        f"{flow.name}-{run_id[:8]}",
+        flow.name,
+        parameters,
+        parent.run.id if parent is not None else None,
+    )
+    runner = (flow.task_runner or ConcurrentTaskRunner()).duplicate()
+    logs.install_default_handler(get_settings().log_level)
+    if flow.log_prints:
+        logs.enable_log_prints()
+    return FlowRunContext(flow, record, runner)
+
+
+def _settle(flow_run: FlowRunContext, value: Any) -> Any:
+    """The attempt's value: returned futures and states resolved; see the module docstring."""
+    value = walk(value, lambda item, allowed: item.result())
+    if value is None:
+        failed = [r for r in flow_run.task_runs if r.state.is_failed() or r.state.is_crashed()]
+        if failed:
+            raise failed[0].state.exception()
+    return value
+
+
+def run_flow_sync(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
+    flow_run = _begin(flow, args, kwargs)
+
+    def attempt() -> Any:
+        try:
+            value = flow.fn(*args, **kwargs)
+        finally:
+            flow_run.runner.wait_all()
+        return _settle(flow_run, value)
+
+    spec = flow.run_spec
+    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:
+        return drive_sync(attempts(spec, flow_run.run), attempt, spec.label)
+
+
+async def run_flow_async(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
+    flow_run = _begin(flow, args, kwargs)
+
+    async def attempt() -> Any:
+        try:
+            value = await flow.fn(*args, **kwargs)
+        finally:
+            await asyncio.to_thread(flow_run.runner.wait_all)
+        return _settle(flow_run, value)
+
+    spec = flow.run_spec
+    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:
+        return await drive_async(attempts(spec, flow_run.run), attempt, spec.label)

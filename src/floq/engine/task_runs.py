@@ -1,0 +1,136 @@
+"""One task run, from its call to its final state, in the thread or process that runs it.
+
+A runner hands :func:`run_task_sync` (or :func:`run_task_async`) a :class:`TaskCall` and the
+final states of the call's upstream runs. Inputs are resolved (a failed upstream leaves the
+run ``NotReady``, never started), the cache is asked, and then the shared core drives the
+attempts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from floq import context
+from floq.context import FlowRunContext, RunContext
+from floq.engine import inputs
+from floq.engine.core import attempts
+from floq.engine.shells import TimeoutMode, drive_async, drive_sync
+from floq.runs import TaskRunRecord
+from floq.states import Cached, NotReady, State, transition
+
+
+@dataclass(slots=True, eq=False)
+class TaskCall:
+    """A task, its arguments (futures still inside) and the record of the run they make.
+
+    ``upstream`` (the futures found in the arguments and ``wait_for``) and ``flow_run`` stay
+    in the submitting process: they are dropped when the call is pickled.
+    """
+
+    task: Any
+    run: TaskRunRecord
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    wait_for: tuple[Any, ...] = ()
+    log_prints: bool = False
+    upstream: dict[str, Any] = field(default_factory=dict)
+    flow_run: FlowRunContext | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (self.task, self.run, self.args, self.kwargs, self.wait_for, self.log_prints)
+        return (TaskCall, fields)
+
+
+def _prepare(call: TaskCall, upstream: Mapping[str, State]) -> State | tuple[Any, Any]:
+    """The resolved (args, kwargs), or the final state when the run must not start."""
+    try:
+        args = inputs.resolve(call.args, upstream)
+        kwargs = inputs.resolve(call.kwargs, upstream)
+        inputs.resolve(call.wait_for, upstream)
+    except inputs.NotReadyError as error:
+        message = (
+            f"upstream task run {error.upstream_id} ended {error.state.name}"
+            f"{': ' + error.state.message if error.state.message else ''}; "
+            f"task run {call.run.name!r} was not started"
+        )
+        return transition(call.run, NotReady(message))
+    cached = _cache.get(call.task, args, kwargs)
+    if cached is not None:
+        return transition(call.run, Cached(cached.data, "result taken from the cache"))
+    return args, kwargs
+
+
+def _context(call: TaskCall) -> RunContext:
+    return RunContext(call.flow_run, call.run, call.log_prints)
+
+
+def run_task_sync(
+    call: TaskCall,
+    upstream: Mapping[str, State],
+    mode: TimeoutMode = TimeoutMode.THREAD,
+) -> State:
+    """Run a synchronous task call to its final state in this thread."""
+    prepared = _prepare(call, upstream)
+    if isinstance(prepared, State):
+        return prepared
+    args, kwargs = prepared
+    fn, spec = call.task.fn, call.task.run_spec
+    with context.entered(_context(call)):
+        state = drive_sync(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label, mode)
+    _cache.put(call.task, args, kwargs, state)
+    return state
+
+
+async def run_task_async(call: TaskCall, upstream: Mapping[str, State]) -> State:
+    """Run an ``async def`` task call to its final state on the running event loop."""
+    prepared = _prepare(call, upstream)
+    if isinstance(prepared, State):
+        return prepared
+    args, kwargs = prepared
+    fn, spec = call.task.fn, call.task.run_spec
+    with context.entered(_context(call)):
+        state = await drive_async(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label)
+    _cache.put(call.task, args, kwargs, state)
+    return state
+
+
+class _Cache:
+    """Results of tasks with a ``cache_key_fn``, kept in this process until they expire."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[State, float | None]] = {}
+
+    def _key(self, task: Any, args: Any, kwargs: Any) -> str | None:
+        if task.cache_key_fn is None:
+            return None
+        key = task.cache_key_fn(context.current(), task.bind(args, kwargs))
+        return None if key is None else f"{task.name}:{key}"
+
+    def get(self, task: Any, args: Any, kwargs: Any) -> State | None:
+        key = self._key(task, args, kwargs)
+        if key is None:
+            return None
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or (entry[1] is not None and entry[1] < time.time()):
+                return None
+            return entry[0]
+
+    def put(self, task: Any, args: Any, kwargs: Any, state: State) -> None:
+        if task.cache_key_fn is None or not state.is_completed():
+            return
+        key = self._key(task, args, kwargs)
+        if key is None:
+            return
+        expiration = task.cache_expiration
+        expires = None if expiration is None else time.time() + expiration.total_seconds()
+        with self._lock:
+            self._entries[key] = (state, expires)
+
+
+_cache = _Cache()

@@ -1,0 +1,74 @@
+"""Run loggers and ``log_prints``: ``print`` inside a run goes to the run's logger when asked."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import logging
+import sys
+import threading
+from typing import Any
+
+from floq import context
+from floq.errors import MissingContextError
+
+_original_print = builtins.print
+_install_lock = threading.Lock()
+_handler_installed = False
+
+
+class RunLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger whose records carry the flow run and task run they come from."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        where = extra.get("task_run_name") or extra.get("flow_run_name")
+        return (f"{where} | {msg}" if where else msg), {**kwargs, "extra": extra}
+
+
+def get_run_logger() -> RunLogger:
+    """The logger of the task run or flow run this code runs in."""
+    ctx = context.current()
+    if ctx.task_run is not None:
+        run = ctx.task_run
+        extra = {"task_run_id": run.id, "task_run_name": run.name, "flow_run_id": run.flow_run_id}
+        return RunLogger(logging.getLogger("floq.task_runs"), extra)
+    if ctx.flow_run is not None:
+        record = ctx.flow_run.run
+        extra = {"flow_run_id": record.id, "flow_run_name": record.name}
+        return RunLogger(logging.getLogger("floq.flow_runs"), extra)
+    raise MissingContextError("get_run_logger() was called outside a flow run or task run")
+
+
+def install_default_handler(level: str) -> None:
+    """Show floq's run logs on stderr, once, unless the application configured 'floq' itself."""
+    global _handler_installed
+    with _install_lock:
+        if _handler_installed:
+            return
+        _handler_installed = True
+        root = logging.getLogger("floq")
+        if root.handlers:
+            return
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+        root.setLevel(level)
+        root.propagate = False
+
+
+def _print(*args: Any, **kwargs: Any) -> None:
+    ctx = context.current()
+    if not ctx.log_prints or kwargs.get("file") not in (None, sys.stdout):
+        _original_print(*args, **kwargs)
+        return
+    buffer = io.StringIO()
+    _original_print(*args, **{**kwargs, "file": buffer, "end": ""})
+    get_run_logger().info(buffer.getvalue())
+
+
+def enable_log_prints() -> None:
+    """Route ``print`` through :func:`_print`, which honours each run's ``log_prints``."""
+    with _install_lock:
+        if builtins.print is not _print:
+            builtins.print = _print

@@ -1,0 +1,118 @@
+"""The task-runner interface every runner implements, and what the local ones share.
+
+A runner runs the task calls of one flow run. It is a context manager (the flow enters it
+before the body runs and leaves it after, which waits for every run it was given), and it has
+``submit(call) -> TaskFuture`` and ``map(calls) -> list[TaskFuture]``. A subclass writes only
+``start``, ``shutdown`` and ``_launch``; the bookkeeping here is shared.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Self
+
+from floq.engine.task_runs import TaskCall
+from floq.errors import RunnerError
+from floq.futures import TaskFuture
+from floq.states import Crashed, State, transition
+
+
+class TaskRunner(abc.ABC):
+    """Runs task calls for a flow run; see the module docstring."""
+
+    def __init__(self, **config: Any) -> None:
+        self._config = config
+        self._started = False
+        self._futures: list[TaskFuture[Any]] = []
+
+    def duplicate(self) -> Self:
+        """A new, unstarted runner with the same configuration (one per flow run)."""
+        return type(self)(**self._config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+    def __enter__(self) -> Self:
+        self.start()
+        self._started = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.wait_all()
+        finally:
+            self._started = False
+            self.shutdown()
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Acquire what the runner needs (pools, clients)."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release what :meth:`start` acquired."""
+
+    def submit(self, call: TaskCall) -> TaskFuture[Any]:
+        """Start ``call`` once its upstream runs are finished; return its future at once."""
+        if not self._started:
+            raise RunnerError(
+                f"{type(self).__name__} is not started: enter it with `with runner:` "
+                "(a flow does this for you)",
+                run_id=call.run.id,
+            )
+        future: TaskFuture[Any] = TaskFuture(call.run)
+        self._launch(call, future)
+        self._futures.append(future)
+        return future
+
+    def map(self, calls: list[TaskCall]) -> list[TaskFuture[Any]]:
+        return [self.submit(call) for call in calls]
+
+    def wait_all(self) -> None:
+        """Block until every run given to this runner is finished."""
+        for future in self._futures:
+            future.wait()
+
+    @abc.abstractmethod
+    def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
+        """Arrange for ``call`` to run and for ``future.finish(state)`` to follow."""
+
+
+def when_ready(
+    upstream: Mapping[str, TaskFuture[Any]], start: Callable[[dict[str, State]], None]
+) -> None:
+    """Call ``start(upstream_states)`` once every upstream future is done, in no thread of ours.
+
+    Nothing blocks while waiting: the last upstream to finish calls ``start``.
+    """
+    if not upstream:
+        start({})
+        return
+    remaining = [len(upstream)]
+    lock = threading.Lock()
+
+    def one_done(_: TaskFuture[Any]) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            start({run_id: future.state for run_id, future in upstream.items()})
+
+    for future in upstream.values():
+        future.add_done_callback(one_done)
+
+
+def guarded(call: TaskCall, run: Callable[[], State]) -> State:
+    """Run ``run()``; should floq itself fail, the run ends Crashed instead of hanging."""
+    try:
+        return run()
+    except BaseException as error:  # noqa: BLE001
+        message = f"task run {call.run.name!r} crashed inside floq: {type(error).__name__}: {error}"
+        return crash(call.run, error, message)
+
+
+def crash(run: Any, error: BaseException, message: str) -> State:
+    if run.state.is_final():
+        return run.state  # type: ignore[no-any-return]
+    return transition(run, Crashed(error, message))

@@ -1,0 +1,90 @@
+"""How a task call travels to another process and its outcome travels back, as bytes.
+
+The process-pool and Dask runners share this: the call is encoded at submit time (so an
+unpicklable argument fails there, naming the task and the argument's type), and the child
+sends back the run's final state, history and run count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from floq import logs, serialization
+from floq.engine.shells import TimeoutMode
+from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
+from floq.errors import SerializationError
+from floq.futures import TaskFuture
+from floq.runners.base import crash, guarded
+from floq.runs import TaskRunRecord
+from floq.settings import get_settings
+from floq.states import Failed, State
+
+Outcome = tuple[State, list[State], int]
+
+
+def encode_call(call: TaskCall) -> bytes:
+    """The call as bytes; an unpicklable argument raises, naming the task and its type."""
+    try:
+        return serialization.dumps(call, what=f"the call of task {call.task.name!r}")
+    except SerializationError as error:
+        culprit = _unpicklable_argument(call)
+        if culprit is not None:
+            error = SerializationError(
+                f"task {call.task.name!r}: argument {culprit[0]} of type "
+                f"{type(culprit[1]).__name__} cannot be serialized ({error.message})",
+                run_id=call.run.id,
+            )
+        raise error from None
+
+
+def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
+    named = [(f"#{i}", a) for i, a in enumerate(call.args)] + list(call.kwargs.items())
+    for name, value in named:
+        try:
+            serialization.dumps(value)
+        except SerializationError:
+            return name, value
+    return None
+
+
+def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
+    """In the child: decode the call, run it to its final state, encode the outcome."""
+    call: TaskCall = serialization.loads(payload)
+    if call.log_prints:
+        logs.enable_log_prints()
+        logs.install_default_handler(get_settings().log_level)
+    if call.task.is_async:
+        state = guarded(call, lambda: asyncio.run(run_task_async(call, upstream)))
+    else:
+        state = guarded(call, lambda: run_task_sync(call, upstream, mode))
+    return encode_outcome(call.run, state)
+
+
+def encode_outcome(run: TaskRunRecord, state: State) -> bytes:
+    try:
+        return serialization.dumps((state, run.history, run.run_count))
+    except SerializationError as error:
+        # The value or the exception does not pickle: send back a Failed that says so.
+        failed = Failed(
+            SerializationError(f"task run {run.name!r}: its {error.message}", run_id=run.id),
+            f"the outcome of task run {run.name!r} cannot be sent back: {error.message}",
+        )
+        history = [s for s in run.history if not s.is_final()] + [failed]
+        return serialization.dumps((failed, history, run.run_count))
+
+
+def decode_outcome(raw: bytes) -> Outcome:
+    return serialization.loads(raw)  # type: ignore[no-any-return]
+
+
+def finish_from(future: TaskFuture[Any], get_outcome: Any, where: str) -> None:
+    """Adopt the outcome ``get_outcome()`` returns; if the process was lost, end Crashed."""
+    run = future.task_run
+    try:
+        state, history, run_count = decode_outcome(get_outcome())
+        run.adopt(state, history, run_count)
+    except BaseException as error:  # noqa: BLE001
+        state = crash(run, error, f"task run {run.name!r} was lost with its {where}: {error!r}")
+    future.finish(state)

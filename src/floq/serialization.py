@@ -1,0 +1,57 @@
+"""The cloudpickle envelope every payload travels in.
+
+Layout: ``b"FQ"``, one format-version byte, one flags byte, then (when signed) a 32-byte
+HMAC-SHA256 of the body, then the cloudpickle body. Decoding checks all of it and raises
+:class:`~floq.errors.SerializationError` carrying the raw bytes and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import cloudpickle
+
+from floq.errors import SerializationError
+
+MAGIC = b"FQ"
+VERSION = 1
+_SIGNED = 0x01
+_MAC_SIZE = 32
+
+
+def dumps(obj: Any, secret: bytes | None = None, *, what: str = "payload") -> bytes:
+    """Encode ``obj``; ``what`` names it in the error if it cannot be pickled."""
+    try:
+        body = cloudpickle.dumps(obj)
+    except Exception as error:
+        raise SerializationError(
+            f"cannot serialize {what}: {type(error).__name__}: {error}"
+        ) from error
+    if secret is None:
+        return MAGIC + bytes((VERSION, 0)) + body
+    mac = hmac.new(secret, body, hashlib.sha256).digest()
+    return MAGIC + bytes((VERSION, _SIGNED)) + mac + body
+
+
+def loads(raw: bytes, secret: bytes | None = None) -> Any:
+    """Decode a payload made by :func:`dumps`; with a ``secret``, refuse unsigned or forged ones."""
+    if len(raw) < 4 or raw[:2] != MAGIC:
+        raise SerializationError("not a floq payload (bad magic bytes)", raw=raw)
+    if raw[2] != VERSION:
+        raise SerializationError(f"unsupported payload format version {raw[2]}", raw=raw)
+    signed = bool(raw[3] & _SIGNED)
+    body = raw[4 + _MAC_SIZE :] if signed else raw[4:]
+    if secret is not None:
+        if not signed:
+            raise SerializationError("payload is not signed and FLOQ_SECRET is set", raw=raw)
+        expected = hmac.new(secret, body, hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, raw[4 : 4 + _MAC_SIZE]):
+            raise SerializationError("payload signature does not match FLOQ_SECRET", raw=raw)
+    try:
+        return cloudpickle.loads(body)
+    except Exception as error:
+        raise SerializationError(
+            f"cannot deserialize payload: {type(error).__name__}: {error}", raw=raw
+        ) from error
