@@ -9,14 +9,14 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class unmapped(Generic[T]):  # noqa: N801 - named like Prefect's
+class unmapped(Generic[T]):
     """In ``task.map(...)``: hand this value whole to every mapped run instead of iterating it."""
 
     value: T
 
 
 @dataclass(frozen=True, slots=True)
-class allow_failure(Generic[T]):  # noqa: N801
+class allow_failure(Generic[T]):
     """Run the downstream even if the upstream future(s) inside failed.
 
     A failed upstream's value is then its exception, handed to the downstream as the argument.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
@@ -11,6 +12,7 @@ import click
 
 from floq import __version__
 from floq.flows import Flow
+from floq.states import State
 
 
 @click.group()
@@ -52,11 +54,8 @@ def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 def run_command(target: str, params: tuple[str, ...]) -> None:
     """Run a flow here and print its result."""
     flow = _load_flow(target)
-    state = flow(**_parse_params(params), return_state=True)
-    if flow.is_async:
-        import asyncio
-
-        state = asyncio.run(state)
+    outcome: Any = flow(**_parse_params(params), return_state=True)
+    state: State = asyncio.run(outcome) if flow.is_async else outcome
     click.echo(f"{state.name}: {state.data!r}")
     sys.exit(0 if state.is_completed() else 1)
 

@@ -24,15 +24,19 @@ class FlowRunContext:
     task_runs: list[TaskRunRecord] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunContext:
+    """What code running now belongs to; treated as immutable (not frozen: it is hot)."""
+
     flow_run: FlowRunContext | None = None
     task_run: TaskRunRecord | None = None
     log_prints: bool = False
 
 
+_NOWHERE = RunContext()
 _current: contextvars.ContextVar[RunContext] = contextvars.ContextVar(
-    "floq_run", default=RunContext()
+    "floq_run",
+    default=_NOWHERE,  # never mutated
 )
 
 
@@ -42,6 +46,14 @@ def current() -> RunContext:
 
 def current_flow_run() -> FlowRunContext | None:
     return _current.get().flow_run
+
+
+def enter(ctx: RunContext) -> contextvars.Token[RunContext]:
+    return _current.set(ctx)
+
+
+def leave(token: contextvars.Token[RunContext]) -> None:
+    _current.reset(token)
 
 
 @contextmanager

@@ -42,7 +42,7 @@ class ConfigurationError(FloqError, ValueError):
 
 
 class MissingContextError(FloqError, RuntimeError):
-    """An API that needs a running flow (``task.submit``, ``get_run_logger``) was called outside one."""
+    """An API that needs a running flow (``task.submit``, ``get_run_logger``) ran outside one."""
 
 
 class MappingError(FloqError, ValueError):

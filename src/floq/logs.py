@@ -51,7 +51,8 @@ def install_default_handler(level: str) -> None:
         if root.handlers:
             return
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        text = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+        handler.setFormatter(text)
         root.addHandler(handler)
         root.setLevel(level)
         root.propagate = False

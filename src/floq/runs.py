@@ -6,7 +6,7 @@ their state only through :func:`floq.states.transition`.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from floq.states import Pending, State
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 @dataclass(slots=True, eq=False)

@@ -30,9 +30,9 @@ def dumps(obj: Any, secret: bytes | None = None, *, what: str = "payload") -> by
             f"cannot serialize {what}: {type(error).__name__}: {error}"
         ) from error
     if secret is None:
-        return MAGIC + bytes((VERSION, 0)) + body
+        return MAGIC + bytes((VERSION, 0)) + bytes(body)
     mac = hmac.new(secret, body, hashlib.sha256).digest()
-    return MAGIC + bytes((VERSION, _SIGNED)) + mac + body
+    return MAGIC + bytes((VERSION, _SIGNED)) + mac + bytes(body)
 
 
 def loads(raw: bytes, secret: bytes | None = None) -> Any:

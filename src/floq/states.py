@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from floq.errors import (
@@ -24,7 +24,7 @@ from floq.errors import (
 )
 
 
-class StateType(str, Enum):
+class StateType(StrEnum):
     PENDING = "PENDING"
     SCHEDULED = "SCHEDULED"
     RUNNING = "RUNNING"
@@ -33,10 +33,8 @@ class StateType(str, Enum):
     CRASHED = "CRASHED"
     CANCELLED = "CANCELLED"
 
-    @property
-    def title(self) -> str:
-        return self.value.title()
 
+_TITLES = {member: member.value.title() for member in StateType}
 
 FINAL_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
@@ -66,7 +64,7 @@ class State:
 
     def __post_init__(self) -> None:
         if not self.name:
-            object.__setattr__(self, "name", self.type.title)
+            object.__setattr__(self, "name", _TITLES[self.type])
 
     def is_pending(self) -> bool:
         return self.type is StateType.PENDING
@@ -121,51 +119,51 @@ class State:
 
 
 # Constructors, named as in Prefect. Refinements keep their type and change the name.
-def Pending(message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.PENDING, message=message, **kw)
+def Pending(message: str = "", **kw: Any) -> State:
+    return State(StateType.PENDING, "Pending", message, **kw)
 
 
-def Scheduled(message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.SCHEDULED, message=message, **kw)
+def Scheduled(message: str = "", **kw: Any) -> State:
+    return State(StateType.SCHEDULED, "Scheduled", message, **kw)
 
 
-def Running(message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.RUNNING, message=message, **kw)
+def Running(message: str = "", **kw: Any) -> State:
+    return State(StateType.RUNNING, "Running", message, **kw)
 
 
-def Completed(data: Any = None, message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.COMPLETED, message=message, data=data, **kw)
+def Completed(data: Any = None, message: str = "", **kw: Any) -> State:
+    return State(StateType.COMPLETED, "Completed", message, data=data, **kw)
 
 
-def Failed(data: BaseException | None = None, message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.FAILED, message=message, data=data, **kw)
+def Failed(data: BaseException | None = None, message: str = "", **kw: Any) -> State:
+    return State(StateType.FAILED, "Failed", message, data=data, **kw)
 
 
-def Crashed(data: BaseException | None = None, message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.CRASHED, message=message, data=data, **kw)
+def Crashed(data: BaseException | None = None, message: str = "", **kw: Any) -> State:
+    return State(StateType.CRASHED, "Crashed", message, data=data, **kw)
 
 
-def Cancelled(message: str = "", **kw: Any) -> State:  # noqa: N802
-    return State(StateType.CANCELLED, message=message, **kw)
+def Cancelled(message: str = "", **kw: Any) -> State:
+    return State(StateType.CANCELLED, "Cancelled", message, **kw)
 
 
-def NotReady(message: str = "") -> State:  # noqa: N802
+def NotReady(message: str = "") -> State:
     return State(StateType.PENDING, "NotReady", message, data=UpstreamFailedError(message))
 
 
-def AwaitingRetry(message: str = "") -> State:  # noqa: N802
+def AwaitingRetry(message: str = "") -> State:
     return State(StateType.SCHEDULED, "AwaitingRetry", message)
 
 
-def Retrying(message: str = "") -> State:  # noqa: N802
+def Retrying(message: str = "") -> State:
     return State(StateType.RUNNING, "Retrying", message)
 
 
-def TimedOut(data: BaseException, message: str = "") -> State:  # noqa: N802
+def TimedOut(data: BaseException, message: str = "") -> State:
     return State(StateType.FAILED, "TimedOut", message or str(data), data=data)
 
 
-def Cached(data: Any = None, message: str = "") -> State:  # noqa: N802
+def Cached(data: Any = None, message: str = "") -> State:
     return State(StateType.COMPLETED, "Cached", message, data=data)
 
 

@@ -121,15 +121,20 @@ class Task(Generic[P, R]):
 
     @overload
     def submit(
-        self: Task[P, Coroutine[Any, Any, T]],
-        *args: P.args,
-        wait_for: Iterable[Any] | None = None,
-        **kwargs: P.kwargs,
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> TaskFuture[T]: ...
+
+    @overload
+    def submit(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> TaskFuture[T]: ...
+
+    @overload
+    def submit(
+        self: Task[P, Coroutine[Any, Any, T]], *args: Any, wait_for: Iterable[Any], **kwargs: Any
     ) -> TaskFuture[T]: ...
 
     @overload
     def submit(
-        self: Task[P, T], *args: P.args, wait_for: Iterable[Any] | None = None, **kwargs: P.kwargs
+        self: Task[P, T], *args: Any, wait_for: Iterable[Any], **kwargs: Any
     ) -> TaskFuture[T]: ...
 
     def submit(self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any) -> Any:
@@ -161,13 +166,15 @@ class Task(Generic[P, R]):
             flow_run.run.id if flow_run is not None else None,
             self.options.tags,
         )
-        upstream = inputs.collect_upstream(args, kwargs, wait_for) if args or kwargs or wait_for else {}
+        upstream, resolve = inputs.collect_upstream(args, kwargs, wait_for)
         log_prints = self.options.log_prints
         if flow_run is not None:
             flow_run.task_runs.append(record)
             if log_prints is None:
                 log_prints = flow_run.flow.log_prints
-        return TaskCall(self, record, args, kwargs, wait_for, bool(log_prints), upstream, flow_run)
+        return TaskCall(
+            self, record, args, kwargs, wait_for, bool(log_prints), resolve, upstream, flow_run
+        )
 
     def _run_name(self, run_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         template = self.options.task_run_name

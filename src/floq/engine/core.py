@@ -29,7 +29,7 @@ from floq.states import (
     transition,
 )
 
-logger = logging.getLogger("floq.engine")
+logger = logging.getLogger("floq.runs")
 
 Hook = Callable[..., Any]
 
@@ -103,13 +103,26 @@ def attempts(spec: RunSpec, run: Any) -> Generator[Action, Any, State]:
                 retry = bool((yield CallUser(spec.retry_condition, (spec.owner, run, state))))
             if retry:
                 delay = spec.policy.delay(run.run_count)
-                transition(run, AwaitingRetry(f"retry {run.run_count} in {delay:.3g}s: {state.message}"))
+                note = f"retry {run.run_count} in {delay:.3g}s: {state.message}"
+                logger.warning("%s (%s): %s", spec.label, run.name, note)
+                transition(run, AwaitingRetry(note))
                 if delay > 0:
                     yield Sleep(delay)
                 transition(run, Retrying())
                 continue
         transition(run, state)
+        _log_final(spec, run, state)
         hooks = spec.on_completion if state.is_completed() else spec.on_failure
         for hook in hooks if (state.is_completed() or state.is_failed()) else ():
             yield CallUser(hook, (spec.owner, run, state))
         return state
+
+
+def _log_final(spec: RunSpec, run: Any, state: State) -> None:
+    if state.is_completed():
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s (%s) finished: %r", spec.label, run.name, state)
+        return
+    error = state.data if isinstance(state.data, BaseException) else None
+    exc_info = (type(error), error, error.__traceback__) if error is not None else None
+    logger.error("%s (%s) finished: %r", spec.label, run.name, state, exc_info=exc_info)

@@ -16,7 +16,8 @@ from floq.annotations import allow_failure, unmapped
 from floq.futures import TaskFuture, UpstreamRef
 from floq.states import State
 
-_ATOMS = (str, bytes, int, float, bool, complex, type(None))
+_ATOMS = frozenset({str, bytes, int, float, bool, complex, type(None)})
+_REFERENCES = frozenset({TaskFuture, UpstreamRef, State})
 
 
 class NotReadyError(Exception):
@@ -35,12 +36,16 @@ def walk(obj: Any, leaf: Callable[[Any, bool], Any], allowed: bool = False) -> A
     kind = type(obj)
     if kind in _ATOMS:
         return obj
-    if _is_run_reference(obj):
+    if kind in _REFERENCES or isinstance(obj, TaskFuture):
         return leaf(obj, allowed)
     if kind is allow_failure:
         return walk(obj.value, leaf, True)
     if kind is unmapped:
         return walk(obj.value, leaf, allowed)
+    return _walk_container(obj, kind, leaf, allowed)
+
+
+def _walk_container(obj: Any, kind: type, leaf: Callable[[Any, bool], Any], allowed: bool) -> Any:
     if kind is list:
         return _same_or(obj, [walk(x, leaf, allowed) for x in obj])
     if kind is dict:
@@ -84,28 +89,30 @@ def _init_field(obj: Any, name: str) -> bool:
     return bool(obj.__dataclass_fields__[name].init)
 
 
-def _is_run_reference(obj: Any) -> bool:
-    return isinstance(obj, TaskFuture | UpstreamRef | State)
-
-
 def run_id_of(obj: Any) -> str | None:
     """The upstream run id a future or ref stands for; None for a plain State."""
     return getattr(obj, "task_run_id", None)
 
 
-def collect_upstream(*exprs: Any) -> dict[str, Any]:
-    """Every future found in ``exprs``, keyed by task-run id (duplicates count once)."""
+def collect_upstream(
+    args: tuple[Any, ...], kwargs: dict[str, Any], wait_for: tuple[Any, ...]
+) -> tuple[dict[str, Any], bool]:
+    """Every future in a call's inputs, keyed by task-run id (duplicates count once), and
+    whether anything needs resolving at all (futures, refs or states)."""
+    if not kwargs and not wait_for and all(type(x) in _ATOMS for x in args):
+        return {}, False  # the common case, kept cheap
     found: dict[str, Any] = {}
+    seen = [False]
 
     def leaf(item: Any, allowed: bool) -> Any:
+        seen[0] = True
         run_id = run_id_of(item)
         if run_id is not None:
             found[run_id] = item
         return item
 
-    for expr in exprs:
-        walk(expr, leaf)
-    return found
+    walk((args, kwargs, wait_for), leaf)
+    return found, seen[0]
 
 
 def resolve(expr: Any, upstream: Mapping[str, State]) -> Any:

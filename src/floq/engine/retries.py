@@ -12,7 +12,10 @@ DelaySpec = float | int | Sequence[float] | Callable[[int], float | Sequence[flo
 
 
 def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
-    """Delays ``backoff_factor * 2**n`` for retry n = 0, 1, 2, ...; pass as ``retry_delay_seconds``."""
+    """Delays ``backoff_factor * 2**n`` for retries n = 0, 1, 2, ...
+
+    Pass it as ``retry_delay_seconds``.
+    """
     if backoff_factor < 0:
         raise ConfigurationError(f"backoff_factor must be >= 0, got {backoff_factor!r}")
 
@@ -41,7 +44,8 @@ class RetryPolicy:
         values = (delay,) if isinstance(delay, int | float) else tuple(delay)
         if not values or any(not isinstance(v, int | float) or v < 0 for v in values):
             raise ConfigurationError(
-                f"retry_delay_seconds must be a number >= 0 or a non-empty list of them, got {delay!r}"
+                "retry_delay_seconds must be a number >= 0 or a non-empty list of them, "
+                f"got {delay!r}"
             )
         return cls(retries, tuple(float(v) for v in values), jitter_factor)
 

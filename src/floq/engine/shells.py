@@ -92,7 +92,7 @@ def _attempt_sync(
         if mode is TimeoutMode.SIGNAL and threading.current_thread() is threading.main_thread():
             return Outcome(_with_alarm(invoke, timeout, label))
         return Outcome(_in_helper_thread(invoke, timeout, label))
-    except BaseException as error:  # noqa: BLE001 - the core decides what each error means
+    except BaseException as error:
         return Outcome(error=error)
 
 
@@ -112,7 +112,7 @@ async def _attempt_async(
             raise _timeout_error(label, timeout) from None
     except asyncio.CancelledError:
         raise
-    except BaseException as error:  # noqa: BLE001
+    except BaseException as error:
         return Outcome(error=error)
 
 
@@ -137,7 +137,7 @@ def _in_helper_thread(invoke: Callable[[], Any], timeout: float, label: str) -> 
     def target() -> None:
         try:
             box.append(Outcome(context.run(invoke)))
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             box.append(Outcome(error=error))
         done.set()
 

@@ -37,20 +37,23 @@ class TaskCall:
     kwargs: dict[str, Any]
     wait_for: tuple[Any, ...] = ()
     log_prints: bool = False
+    resolve: bool = True  # False when the arguments hold no future, ref or state
     upstream: dict[str, Any] = field(default_factory=dict)
     flow_run: FlowRunContext | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        fields = (self.task, self.run, self.args, self.kwargs, self.wait_for, self.log_prints)
-        return (TaskCall, fields)
+        kept = (self.task, self.run, self.args, self.kwargs, self.wait_for)
+        return (TaskCall, (*kept, self.log_prints, self.resolve))
 
 
 def _prepare(call: TaskCall, upstream: Mapping[str, State]) -> State | tuple[Any, Any]:
     """The resolved (args, kwargs), or the final state when the run must not start."""
+    args, kwargs = call.args, call.kwargs
     try:
-        args = inputs.resolve(call.args, upstream)
-        kwargs = inputs.resolve(call.kwargs, upstream)
-        inputs.resolve(call.wait_for, upstream)
+        if call.resolve:
+            args = inputs.resolve(args, upstream)
+            kwargs = inputs.resolve(kwargs, upstream)
+            inputs.resolve(call.wait_for, upstream)
     except inputs.NotReadyError as error:
         message = (
             f"upstream task run {error.upstream_id} ended {error.state.name}"
@@ -58,7 +61,7 @@ def _prepare(call: TaskCall, upstream: Mapping[str, State]) -> State | tuple[Any
             f"task run {call.run.name!r} was not started"
         )
         return transition(call.run, NotReady(message))
-    cached = _cache.get(call.task, args, kwargs)
+    cached = _cache.get(call.task, args, kwargs) if call.task.options.cache_key_fn else None
     if cached is not None:
         return transition(call.run, Cached(cached.data, "result taken from the cache"))
     return args, kwargs
@@ -79,9 +82,13 @@ def run_task_sync(
         return prepared
     args, kwargs = prepared
     fn, spec = call.task.fn, call.task.run_spec
-    with context.entered(_context(call)):
+    token = context.enter(_context(call))
+    try:
         state = drive_sync(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label, mode)
-    _cache.put(call.task, args, kwargs, state)
+    finally:
+        context.leave(token)
+    if call.task.options.cache_key_fn:
+        _cache.put(call.task, args, kwargs, state)
     return state
 
 
@@ -94,7 +101,8 @@ async def run_task_async(call: TaskCall, upstream: Mapping[str, State]) -> State
     fn, spec = call.task.fn, call.task.run_spec
     with context.entered(_context(call)):
         state = await drive_async(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label)
-    _cache.put(call.task, args, kwargs, state)
+    if call.task.options.cache_key_fn:
+        _cache.put(call.task, args, kwargs, state)
     return state
 
 
@@ -106,9 +114,7 @@ class _Cache:
         self._entries: dict[str, tuple[State, float | None]] = {}
 
     def _key(self, task: Any, args: Any, kwargs: Any) -> str | None:
-        if task.cache_key_fn is None:
-            return None
-        key = task.cache_key_fn(context.current(), task.bind(args, kwargs))
+        key = task.options.cache_key_fn(context.current(), task.bind(args, kwargs))
         return None if key is None else f"{task.name}:{key}"
 
     def get(self, task: Any, args: Any, kwargs: Any) -> State | None:
@@ -122,7 +128,7 @@ class _Cache:
             return entry[0]
 
     def put(self, task: Any, args: Any, kwargs: Any, state: State) -> None:
-        if task.cache_key_fn is None or not state.is_completed():
+        if not state.is_completed():
             return
         key = self._key(task, args, kwargs)
         if key is None:

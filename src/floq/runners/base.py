@@ -107,7 +107,7 @@ def guarded(call: TaskCall, run: Callable[[], State]) -> State:
     """Run ``run()``; should floq itself fail, the run ends Crashed instead of hanging."""
     try:
         return run()
-    except BaseException as error:  # noqa: BLE001
+    except BaseException as error:
         message = f"task run {call.run.name!r} crashed inside floq: {type(error).__name__}: {error}"
         return crash(call.run, error, message)
 

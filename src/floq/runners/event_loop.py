@@ -24,8 +24,9 @@ class EventLoopThread:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+                thread.start()
+                self._thread = thread
                 self._loop = loop
             return self._loop
 

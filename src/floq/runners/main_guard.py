@@ -11,6 +11,7 @@ import ast
 import functools
 import multiprocessing
 import sys
+from types import FrameType
 
 from floq.errors import RunnerError
 
@@ -26,16 +27,18 @@ def _message(runner: str, where: str) -> str:
 def require_main_guard(runner: str) -> None:
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise RunnerError(_message(runner, "this is such a child, re-running the script"))
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
-            break
-        frame = frame.f_back  # type: ignore[assignment]
-    else:
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and not _is_main_script(frame):
+        frame = frame.f_back
+    if frame is None:
         return  # not called from the main script's top level (a thread, a REPL function...)
     path = frame.f_code.co_filename
     if not _inside_guard(path, frame.f_lineno):
         raise RunnerError(_message(runner, f"{path}, line {frame.f_lineno}"))
+
+
+def _is_main_script(frame: FrameType) -> bool:
+    return frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
 
 
 @functools.lru_cache(maxsize=8)

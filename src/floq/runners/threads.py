@@ -9,6 +9,7 @@ from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, guarded, when_ready
 from floq.runners.event_loop import EventLoopThread
+from floq.runners.pool import ThreadPool
 from floq.settings import get_settings
 from floq.states import State
 
@@ -24,15 +25,15 @@ class ConcurrentTaskRunner(TaskRunner):
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers=max_workers)
         self.max_workers = max_workers or get_settings().thread_pool_workers
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool: ThreadPool | None = None
         self._loop = EventLoopThread("floq-async-tasks")
 
     def start(self) -> None:
-        self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="floq-task")
+        self._pool = ThreadPool(self.max_workers, "floq-task")
 
     def shutdown(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False)
+            self._pool.shutdown()
         self._loop.stop()
 
     def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:

@@ -85,6 +85,6 @@ def finish_from(future: TaskFuture[Any], get_outcome: Any, where: str) -> None:
     try:
         state, history, run_count = decode_outcome(get_outcome())
         run.adopt(state, history, run_count)
-    except BaseException as error:  # noqa: BLE001
+    except BaseException as error:
         state = crash(run, error, f"task run {run.name!r} was lost with its {where}: {error!r}")
     future.finish(state)
