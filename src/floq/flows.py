@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
+from floq.definitions import Definition, build_options
 from floq.engine.core import RunSpec
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.engine.retries import DelaySpec, RetryPolicy
@@ -35,7 +35,7 @@ class FlowOptions:
     on_failure: tuple[Hook, ...] = ()
 
 
-class Flow(Generic[P, R]):
+class Flow(Definition[P, R]):
     """A flow: calling it runs it here (a flow run) and returns its value.
 
     Its task calls go to a fresh copy of ``task_runner`` for each flow run (default
@@ -43,11 +43,11 @@ class Flow(Generic[P, R]):
     parallel with no configuration.
     """
 
+    kind = "flow"
+    options: FlowOptions
+
     def __init__(self, fn: Callable[P, R], options: FlowOptions) -> None:
-        self.fn = fn
-        self.options = options
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
+        super().__init__(fn, options)
         self.run_spec = RunSpec(
             owner=self,
             label=f"flow {options.name!r}",
@@ -56,27 +56,6 @@ class Flow(Generic[P, R]):
             on_completion=options.on_completion,
             on_failure=options.on_failure,
         )
-        self.__doc__, self.__name__ = fn.__doc__, getattr(fn, "__name__", options.name)
-        self.__wrapped__ = fn
-
-    def __getattr__(self, item: str) -> Any:
-        options = self.__dict__.get("options")
-        if options is not None and item in FlowOptions.__dataclass_fields__:
-            return getattr(options, item)
-        raise AttributeError(item)
-
-    def __repr__(self) -> str:
-        return f"Flow({self.options.name!r})"
-
-    def with_options(self, **changes: Any) -> Flow[P, R]:
-        """A copy of this flow with some options changed (same names as ``@flow``)."""
-        return Flow(self.fn, dataclasses.replace(self.options, **_normalise(changes)))
-
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return dict(self.signature.bind(*args, **kwargs).arguments)
-        except TypeError as error:
-            raise TypeError(f"flow {self.name!r}: {error}") from None
 
     @overload
     def __call__(
@@ -101,15 +80,6 @@ class Flow(Generic[P, R]):
         return state if return_state else state.result()
 
 
-def _normalise(options: dict[str, Any]) -> dict[str, Any]:
-    out = dict(options)
-    for key in ("on_completion", "on_failure"):
-        if key in out:
-            value = out[key]
-            out[key] = tuple(value) if isinstance(value, list | tuple) else (value,)
-    return out
-
-
 @overload
 def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
 
@@ -132,6 +102,4 @@ def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a flow: ``@flow`` or ``@flow(task_runner=..., retries=...)``."""
     if fn is None:
         return lambda f: flow(f, **options)
-    given = {k: v for k, v in _normalise(options).items() if v is not None}
-    name = given.pop("name", None) or getattr(fn, "__name__", "flow")
-    return Flow(fn, FlowOptions(name=name, **given))
+    return Flow(fn, build_options(FlowOptions, fn, options))

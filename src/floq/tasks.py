@@ -6,11 +6,12 @@ import dataclasses
 import datetime
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, overload
 
 from floq import context, logs
 from floq.annotations import unmapped
 from floq.context import FlowRunContext
+from floq.definitions import Definition, build_options
 from floq.engine import inputs
 from floq.engine.core import RunSpec
 from floq.engine.retries import DelaySpec, RetryPolicy, exponential_backoff
@@ -46,14 +47,14 @@ class TaskOptions:
     cache_expiration: datetime.timedelta | None = None
 
 
-class Task(Generic[P, R]):
+class Task(Definition[P, R]):
     """A function that floq runs as task runs: inline, or through the flow's task runner."""
 
+    kind = "task"
+    options: TaskOptions
+
     def __init__(self, fn: Callable[P, R], options: TaskOptions) -> None:
-        self.fn = fn
-        self.options = options
-        self.is_async = inspect.iscoroutinefunction(fn)
-        self.signature = inspect.signature(fn)
+        super().__init__(fn, options)
         self.run_spec = RunSpec(
             owner=self,
             label=f"task {options.name!r}",
@@ -65,31 +66,8 @@ class Task(Generic[P, R]):
             on_completion=options.on_completion,
             on_failure=options.on_failure,
         )
-        self.__doc__, self.__name__ = fn.__doc__, getattr(fn, "__name__", options.name)
-        self.__wrapped__ = fn
         if options.log_prints:
             logs.enable_log_prints()
-
-    # Options, readable as attributes (task.name, task.retries, ...).
-    def __getattr__(self, item: str) -> Any:
-        options = self.__dict__.get("options")
-        if options is not None and item in TaskOptions.__dataclass_fields__:
-            return getattr(options, item)
-        raise AttributeError(item)
-
-    def __repr__(self) -> str:
-        return f"Task({self.options.name!r})"
-
-    def with_options(self, **changes: Any) -> Task[P, R]:
-        """A copy of this task with some options changed (same names as ``@task``)."""
-        return Task(self.fn, dataclasses.replace(self.options, **_normalise(changes)))
-
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The call's arguments by parameter name; names the task if they do not fit."""
-        try:
-            return dict(self.signature.bind(*args, **kwargs).arguments)
-        except TypeError as error:
-            raise TypeError(f"task {self.name!r}: {error}") from None
 
     # --- the call model -----------------------------------------------------------------
     @overload
@@ -222,10 +200,7 @@ def expand_map(
     task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """The (args, kwargs) of each mapped run: iterables zipped, everything else broadcast."""
-    try:
-        bound = task.signature.bind(*args, **kwargs)
-    except TypeError as error:
-        raise TypeError(f"task {task.name!r}: {error}") from None
+    bound = task.bind_arguments(args, kwargs)
     mapped: dict[str, list[Any]] = {}
     for name, value in bound.arguments.items():
         if isinstance(value, TaskFuture | State):
@@ -250,18 +225,6 @@ def expand_map(
             item.arguments[name] = values[i]
         calls.append((item.args, item.kwargs))
     return calls
-
-
-def _normalise(options: dict[str, Any]) -> dict[str, Any]:
-    """Accept a single hook or a list, any iterable of tags; keep everything else as given."""
-    out = dict(options)
-    for key in ("on_completion", "on_failure"):
-        if key in out:
-            value = out[key]
-            out[key] = tuple(value) if isinstance(value, list | tuple) else (value,)
-    if "tags" in out:
-        out["tags"] = frozenset(out["tags"] or ())
-    return out
 
 
 @overload
@@ -291,6 +254,4 @@ def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Make a function a task: ``@task`` or ``@task(retries=3, ...)``."""
     if fn is None:
         return lambda f: task(f, **options)
-    given = {k: v for k, v in _normalise(options).items() if v is not None}
-    name = given.pop("name", None) or getattr(fn, "__name__", "task")
-    return Task(fn, TaskOptions(name=name, **given))
+    return Task(fn, build_options(TaskOptions, fn, options))
