@@ -18,17 +18,14 @@ def new_run_id() -> str:
 
 
 @dataclass(slots=True, eq=False)
-class TaskRunRecord:
-    """One task run: an id, a name, its flow run, its tags, and the states it went through."""
+class RunRecord:
+    """What every run has: an id, a name, its current state and the states it went through."""
 
     id: str
     name: str
-    task_name: str
-    flow_run_id: str | None = None
-    tags: frozenset[str] = frozenset()
-    state: State = field(default_factory=Pending)
-    history: list[State] = field(default_factory=list)
-    run_count: int = 0
+    state: State = field(default_factory=Pending, kw_only=True)
+    history: list[State] = field(default_factory=list, kw_only=True)
+    run_count: int = field(default=0, kw_only=True)
 
     def __post_init__(self) -> None:
         if not self.history:
@@ -40,18 +37,18 @@ class TaskRunRecord:
 
 
 @dataclass(slots=True, eq=False)
-class FlowRunRecord:
-    """One flow run: an id, a name, its parameters, and the states it went through."""
+class TaskRunRecord(RunRecord):
+    """One task run, of a task, within a flow run, with the task's tags."""
 
-    id: str
-    name: str
-    flow_name: str
+    task_name: str = ""
+    flow_run_id: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True, eq=False)
+class FlowRunRecord(RunRecord):
+    """One flow run, with its parameters and the flow run it is a subflow of."""
+
+    flow_name: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     parent_run_id: str | None = None
-    state: State = field(default_factory=Pending)
-    history: list[State] = field(default_factory=list)
-    run_count: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.history:
-            self.history.append(self.state)
