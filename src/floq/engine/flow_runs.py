@@ -41,11 +41,15 @@ def _begin(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRunC
     return FlowRunContext(flow, record, runner)
 
 
-def _settle(flow_run: FlowRunContext, value: Any) -> Any:
-    """The attempt's value: returned futures and states resolved; see the module docstring."""
+def _settle(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
+    """The attempt's value: returned futures and states resolved; see the module docstring.
+
+    ``first_run`` is where this attempt's task runs start in ``flow_run.task_runs``.
+    """
     value = walk(value, lambda item, allowed: item.result())
     if value is None:
-        failed = [r for r in flow_run.task_runs if r.state.is_failed() or r.state.is_crashed()]
+        runs = flow_run.task_runs[first_run:]
+        failed = [r for r in runs if r.state.is_failed() or r.state.is_crashed()]
         if failed:
             raise failed[0].state.exception()
     return value
@@ -55,11 +59,12 @@ def run_flow_sync(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> S
     flow_run = _begin(flow, args, kwargs)
 
     def attempt() -> Any:
+        first_run = len(flow_run.task_runs)
         try:
             value = flow.fn(*args, **kwargs)
         finally:
             flow_run.runner.wait_all()
-        return _settle(flow_run, value)
+        return _settle(flow_run, value, first_run)
 
     spec = flow.run_spec
     with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:
@@ -70,11 +75,12 @@ async def run_flow_async(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     flow_run = _begin(flow, args, kwargs)
 
     async def attempt() -> Any:
+        first_run = len(flow_run.task_runs)
         try:
             value = await flow.fn(*args, **kwargs)
         finally:
             await asyncio.to_thread(flow_run.runner.wait_all)
-        return _settle(flow_run, value)
+        return _settle(flow_run, value, first_run)
 
     spec = flow.run_spec
     with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:

@@ -40,7 +40,7 @@ class RetryPolicy:
         if jitter_factor is not None and jitter_factor < 0:
             raise ConfigurationError(f"retry_jitter_factor must be >= 0, got {jitter_factor!r}")
         if callable(delay):
-            delay = delay(retries)
+            delay = delay(retries) or 0  # no retries: a callable may give no delays at all
         values = (delay,) if isinstance(delay, int | float) else tuple(delay)
         if not values or any(not isinstance(v, int | float) or v < 0 for v in values):
             raise ConfigurationError(
