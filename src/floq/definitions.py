@@ -21,6 +21,7 @@ class Definition(Generic[P, R]):
         self.options = options
         self.is_async = inspect.iscoroutinefunction(fn)
         self.signature = inspect.signature(fn)
+        self._arity = _positional_arity(self.signature)
         self.__doc__, self.__name__ = fn.__doc__, getattr(fn, "__name__", options.name)
         self.__wrapped__ = fn
 
@@ -40,6 +41,13 @@ class Definition(Generic[P, R]):
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name; the error names this task or flow."""
         return dict(self.bind_arguments(args, kwargs).arguments)
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Raise a TypeError naming this task or flow if the arguments do not fit."""
+        arity = self._arity
+        if arity is not None and not kwargs and arity[0] <= len(args) <= arity[1]:
+            return  # the common case, decided without binding
+        self.bind_arguments(args, kwargs)
 
     def bind_arguments(
         self, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -67,3 +75,13 @@ def build_options(options_class: Any, fn: Callable[..., Any], given: dict[str, A
     values = {k: v for k, v in normalise(given).items() if v is not None}
     name = values.pop("name", None) or getattr(fn, "__name__", options_class.__name__)
     return options_class(name=name, **values)
+
+
+def _positional_arity(signature: inspect.Signature) -> tuple[int, int] | None:
+    """(required, allowed) positional counts when every parameter is a plain positional one."""
+    params = signature.parameters.values()
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind not in plain for p in params):
+        return None
+    required = sum(1 for p in params if p.default is inspect.Parameter.empty)
+    return required, len(signature.parameters)

@@ -169,7 +169,12 @@ def as_completed(
     futures: Iterable[TaskFuture[R]], timeout: float | None = None
 ) -> Iterator[TaskFuture[R]]:
     """Yield the futures as they finish (each once); raise :class:`TimeoutError` at the deadline."""
-    deadline = _deadline(timeout)
+    return _completed(futures, timeout, _deadline(timeout))
+
+
+def _completed(
+    futures: Iterable[TaskFuture[R]], timeout: float | None, deadline: float | None
+) -> Iterator[TaskFuture[R]]:
     pending = {id(f): f for f in futures}
     finished: queue.SimpleQueue[TaskFuture[R]] = queue.SimpleQueue()
     for future in pending.values():

@@ -136,6 +136,7 @@ class Task(Definition[P, R]):
         wait_for: tuple[Any, ...],
         flow_run: FlowRunContext | None,
     ) -> TaskCall:
+        self.check_arguments(args, kwargs)
         run_id = new_run_id()
         record = TaskRunRecord(
             run_id,

@@ -9,6 +9,8 @@ task runs failed or crashed (as in Prefect 2).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from floq import context, logs
@@ -41,6 +43,17 @@ def _begin(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRunC
     return FlowRunContext(flow, record, runner)
 
 
+@contextmanager
+def _started(flow_run: FlowRunContext) -> Iterator[None]:
+    """The flow run's task runner, started; closed without waiting, since every attempt
+    already waited for its task runs (unless it timed out, and then we must not wait)."""
+    flow_run.runner.__enter__()
+    try:
+        yield
+    finally:
+        flow_run.runner.close()
+
+
 def _settle(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
     """The attempt's value: returned futures and states resolved; see the module docstring.
 
@@ -67,7 +80,7 @@ def run_flow_sync(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> S
         return _settle(flow_run, value, first_run)
 
     spec = flow.run_spec
-    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:
+    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), _started(flow_run):
         return drive_sync(attempts(spec, flow_run.run), attempt, spec.label)
 
 
@@ -83,5 +96,5 @@ async def run_flow_async(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any
         return _settle(flow_run, value, first_run)
 
     spec = flow.run_spec
-    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), flow_run.runner:
+    with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), _started(flow_run):
         return await drive_async(attempts(spec, flow_run.run), attempt, spec.label)

@@ -44,8 +44,12 @@ class TaskRunner(abc.ABC):
         try:
             self.wait_all()
         finally:
-            self._started = False
-            self.shutdown()
+            self.close()
+
+    def close(self) -> None:
+        """Stop without waiting for unfinished runs (a flow run that timed out leaves so)."""
+        self._started = False
+        self.shutdown()
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Acquire what the runner needs (pools, clients)."""

@@ -50,13 +50,16 @@ def _guarded_lines(path: str) -> tuple[tuple[int, int], ...] | None:
         return None  # no source to read (-c, stdin, frozen): do not guess
     spans = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and _is_main_test(node.test):
-            spans.append((node.lineno, node.end_lineno or node.lineno))
+        if isinstance(node, ast.If) and _is_main_test(node.test) and node.body:
+            last = node.body[-1]
+            spans.append((node.body[0].lineno, last.end_lineno or last.lineno))
     return tuple(spans)
 
 
 def _is_main_test(test: ast.expr) -> bool:
     if not isinstance(test, ast.Compare) or len(test.comparators) != 1:
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
         return False
     sides = [test.left, test.comparators[0]]
     names = {s.id for s in sides if isinstance(s, ast.Name)}

@@ -38,7 +38,8 @@ class ProcessPoolTaskRunner(TaskRunner):
 
     def shutdown(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            # Every run is finished unless the flow run timed out; then do not wait for them.
+            self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
     def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
