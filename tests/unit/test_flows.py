@@ -424,3 +424,24 @@ def test_async_flow_timeout() -> None:
 
     state = asyncio.run(slow(return_state=True))
     assert state.name == "TimedOut"
+
+
+def test_flow_timeout_does_not_wait_for_its_running_task() -> None:
+    release = threading.Event()
+
+    @task
+    def stuck() -> None:
+        release.wait(10)
+
+    @flow(timeout_seconds=0.3)
+    def waits_on_task() -> None:
+        stuck.submit().result()
+
+    started = time.monotonic()
+    try:
+        state = waits_on_task(return_state=True)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert state.name == "TimedOut"
+    assert elapsed < 1.5, f"the timed-out flow returned after {elapsed:.2f}s"
