@@ -4,12 +4,14 @@ Each runner submits N no-op tasks and collects every result; the figure is tasks
 Prefect is never imported here: it runs as a child process in its own venv
 (``benchmarks/.venv-prefect``, created on first use) so it never enters floq's venv.
 
-    python benchmarks/local_overhead.py [--tasks N] [--prefect-tasks N] [--json PATH]
+    python benchmarks/local_overhead.py [--tasks N] [--prefect-tasks N] [--repeat R]
+        [--skip-floq] [--skip-prefect] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,36 +37,36 @@ def noop(i: int) -> int:
     return i
 
 
-def _result(runner: str, n: int, seconds: float) -> Result:
+def _measure(runner: str, run: Callable[[int], list[int]], n: int, repeat: int = 1) -> Result:
+    """Warm up once (untimed), then time `run(n)` `repeat` times and keep the best."""
+    run(WARMUP_TASKS)
+    seconds = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        got = run(n)
+        seconds = min(seconds, time.perf_counter() - start)
+        if got != list(range(n)):
+            raise SystemExit(f"{runner}: wrong results (got {len(got)} items, expected {n})")
     return {"runner": runner, "tasks": n, "seconds": seconds, "tasks_per_s": n / seconds}
 
 
-def _check(runner: str, got: list[int], n: int) -> None:
-    if got != list(range(n)):
-        raise SystemExit(f"{runner}: wrong results (got {len(got)} items, expected {n})")
-
-
-def bench_bare(n: int) -> Result:
+def bench_bare(n: int, repeat: int) -> Result:
     def run(count: int) -> list[int]:
         with ThreadPoolExecutor() as pool:
             futures = [pool.submit(noop, i) for i in range(count)]
             return [f.result() for f in futures]
 
-    run(WARMUP_TASKS)
-    start = time.perf_counter()
-    got = run(n)
-    seconds = time.perf_counter() - start
-    _check("bare", got, n)
-    return _result("ThreadPoolExecutor (bare)", n, seconds)
+    return _measure("ThreadPoolExecutor (bare)", run, n, repeat)
 
 
-def bench_floq(n: int) -> Result:
-    try:
-        import floq  # noqa: F401
-    except ImportError:  # not installed: fall back to the source tree
+def bench_floq(n: int, repeat: int) -> Result:
+    if importlib.util.find_spec("floq") is None:  # not installed: use the source tree
         sys.path.insert(0, str(HERE.parent / "src"))
-    from floq import flow, task
-    from floq.runners import ConcurrentTaskRunner
+    try:
+        from floq import flow, task
+        from floq.runners import ConcurrentTaskRunner
+    except ImportError as exc:
+        raise SystemExit(f"cannot import floq ({exc}); install it or pass --skip-floq") from exc
 
     @task
     def noop_task(i: int) -> int:
@@ -74,12 +77,7 @@ def bench_floq(n: int) -> Result:
         futures = [noop_task.submit(i) for i in range(count)]
         return [f.result() for f in futures]
 
-    bench(WARMUP_TASKS)
-    start = time.perf_counter()
-    got = bench(n)
-    seconds = time.perf_counter() - start
-    _check("floq", got, n)
-    return _result("floq ConcurrentTaskRunner", n, seconds)
+    return _measure("floq ConcurrentTaskRunner", bench, n, repeat)
 
 
 def prefect_child(n: int) -> None:
@@ -96,12 +94,9 @@ def prefect_child(n: int) -> None:
         futures = [noop_task.submit(i) for i in range(count)]
         return [f.result() for f in futures]
 
-    bench(WARMUP_TASKS)  # starts the ephemeral API server: not timed
-    start = time.perf_counter()
-    got = bench(n)
-    seconds = time.perf_counter() - start
-    _check("prefect", got, n)
-    print(json.dumps(_result("Prefect 3 ThreadPoolTaskRunner", n, seconds)), flush=True)
+    # The untimed warm-up run also starts the ephemeral API server.
+    result = _measure("Prefect 3 ThreadPoolTaskRunner", bench, n)
+    print(json.dumps(result), flush=True)
 
 
 def _venv_python(venv: Path) -> Path:
@@ -125,7 +120,7 @@ def _prefect_env(home: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(
         PREFECT_HOME=home,  # fresh profile + SQLite database, nothing shared with the user
-        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true",  # no PREFECT_API_URL: in-process server
+        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true",  # no PREFECT_API_URL: temporary local server
         PREFECT_LOGGING_LEVEL="WARNING",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_UI_ENABLED="false",
@@ -184,6 +179,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--tasks", type=int, default=10_000, help="tasks for floq and bare")
     p.add_argument("--prefect-tasks", type=int, default=10_000, help="tasks for Prefect")
+    p.add_argument("--repeat", type=int, default=1, help="floq/bare runs, best kept")
     p.add_argument("--skip-prefect", action="store_true", help="do not run Prefect")
     p.add_argument("--skip-floq", action="store_true", help="do not run floq")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
@@ -198,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict[str, Result | None] = {"floq": None, "bare": None, "prefect": None}
     if not args.skip_floq:
-        results["floq"] = bench_floq(args.tasks)
-    results["bare"] = bench_bare(args.tasks)
+        results["floq"] = bench_floq(args.tasks, args.repeat)
+    results["bare"] = bench_bare(args.tasks, args.repeat)
     if not args.skip_prefect:
         results["prefect"] = bench_prefect(args.prefect_tasks)
     ratios = report(results)
