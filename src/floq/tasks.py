@@ -150,7 +150,7 @@ class Task(Definition[P, R]):
         if flow_run is not None:
             flow_run.task_runs.append(record)
             if log_prints is None:
-                log_prints = flow_run.flow.log_prints
+                log_prints = flow_run.flow.options.log_prints
         return TaskCall(
             self, record, args, kwargs, wait_for, bool(log_prints), resolve, upstream, flow_run
         )
