@@ -25,7 +25,8 @@ def _load_flow(target: str) -> Flow[Any, Any]:
     module_name, _, attr = target.partition(":")
     if not attr:
         raise click.BadParameter(f"{target!r} is not of the form module:flow", param_hint="FLOW")
-    sys.path.insert(0, ".")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # like `python -m`: modules in the current directory
     try:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:

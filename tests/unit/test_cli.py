@@ -1,0 +1,67 @@
+"""`floq run MODULE:FLOW -p key=value` runs a flow here and prints its final state."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from floq.cli import floq_cli
+
+
+@pytest.fixture
+def module_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "cli_flows.py").write_text(
+        textwrap.dedent(
+            """
+            from floq import flow, task
+
+            @task
+            def double(x):
+                return 2 * x
+
+            @flow
+            def doubled(x, label="n"):
+                return {label: double(x)}
+
+            @flow
+            def broken():
+                raise RuntimeError("no luck")
+
+            not_a_flow = 3
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_run_prints_the_result(module_dir: Path) -> None:
+    result = CliRunner().invoke(
+        floq_cli, ["run", "cli_flows:doubled", "-p", "x=21", "-p", "label=v"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Completed: {'v': 42}" in result.output
+
+
+def test_run_of_a_failing_flow_exits_non_zero(module_dir: Path) -> None:
+    result = CliRunner().invoke(floq_cli, ["run", "cli_flows:broken"])
+    assert result.exit_code == 1
+    assert "Failed" in result.output
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("cli_flows", "module:flow"),
+        ("cli_flows:nope", "cannot load"),
+        ("cli_flows:not_a_flow", "not a @flow"),
+    ],
+)
+def test_bad_targets_are_named(module_dir: Path, target: str, message: str) -> None:
+    result = CliRunner().invoke(floq_cli, ["run", target])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert target in result.output
