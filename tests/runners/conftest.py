@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+from contract_helpers import WAIT
 
 from floq import task
 from floq.runners import (
@@ -36,7 +37,6 @@ from floq.runners import (
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 # How long any single wait in the suite may block before the test fails instead of hanging.
-WAIT = 30.0
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cloudpickle
 import pytest
+from contract_helpers import WAIT, caught
 
 from floq import allow_failure, flow, task, unmapped
 from floq.errors import MappingError, UpstreamFailedError
@@ -22,16 +23,6 @@ from floq.states import StateType
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-WAIT = 30.0  # bound on every wait that could otherwise hang
-
-
-def caught(fn, *args, **kwargs):
-    """The exception ``fn(*args, **kwargs)`` raises, or None (for use inside flow bodies)."""
-    try:
-        fn(*args, **kwargs)
-    except Exception as error:
-        return error
-    return None
 
 
 class CustomError(Exception):

@@ -12,6 +12,7 @@ import sys
 import time
 
 import cloudpickle
+from contract_helpers import WAIT, caught
 
 from floq import as_completed, flow, task, wait
 from floq.errors import TaskRunTimeout
@@ -19,16 +20,6 @@ from floq.states import StateType
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-WAIT = 30.0  # bound on every wait that could otherwise hang
-
-
-def caught(fn, *args, **kwargs):
-    """The exception ``fn(*args, **kwargs)`` raises, or None (for use inside flow bodies)."""
-    try:
-        fn(*args, **kwargs)
-    except Exception as error:
-        return error
-    return None
 
 
 @task
