@@ -91,8 +91,11 @@ def final_state(spec: RunSpec, run: HasState, outcome: Outcome) -> State:
 
 
 def attempts(spec: RunSpec, run: Any) -> Generator[Action, Any, State]:
-    """Drive ``run`` from Pending to a final state; see the module docstring."""
-    transition(run, Running())
+    """Drive ``run`` from Pending to a final state; see the module docstring.
+
+    A run resumed after a retry was scheduled elsewhere (``run_count`` > 0) starts Retrying.
+    """
+    transition(run, Retrying() if run.run_count else Running())
     while True:
         run.run_count += 1
         outcome: Outcome = yield Invoke(spec.timeout)

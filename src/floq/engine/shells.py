@@ -39,8 +39,14 @@ def drive_sync(
     invoke: Callable[[], Any],
     label: str,
     mode: TimeoutMode = TimeoutMode.THREAD,
+    sleep: Callable[[float], None] | None = None,
 ) -> State:
-    """Run ``core`` to its final state, calling ``invoke()`` for each attempt."""
+    """Run ``core`` to its final state, calling ``invoke()`` for each attempt.
+
+    ``sleep`` waits before a retry; one that raises hands the retry to someone else (the
+    Redis worker schedules it in Redis instead of holding a slot).
+    """
+    sleep = sleep or time.sleep
     reply: Any = None
     try:
         while True:
@@ -48,7 +54,7 @@ def drive_sync(
             if isinstance(action, Invoke):
                 reply = _attempt_sync(invoke, action.timeout, label, mode)
             elif isinstance(action, Sleep):
-                time.sleep(action.seconds)
+                sleep(action.seconds)
                 reply = None
             else:
                 reply = _call_user(action, _run_maybe_async)
@@ -60,8 +66,10 @@ async def drive_async(
     core: Generator[Action, Any, State],
     invoke: Callable[[], Awaitable[Any]],
     label: str,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> State:
     """Run ``core`` to its final state, awaiting ``invoke()`` for each attempt."""
+    sleep = sleep or asyncio.sleep
     reply: Any = None
     try:
         while True:
@@ -69,7 +77,7 @@ async def drive_async(
             if isinstance(action, Invoke):
                 reply = await _attempt_async(invoke, action.timeout, label)
             elif isinstance(action, Sleep):
-                await asyncio.sleep(action.seconds)
+                await sleep(action.seconds)
                 reply = None
             else:
                 reply = _call_user(action, lambda value: value)

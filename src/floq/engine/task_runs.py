@@ -8,9 +8,10 @@ attempts.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,7 @@ def run_task_sync(
     call: TaskCall,
     upstream: Mapping[str, State],
     mode: TimeoutMode = TimeoutMode.THREAD,
+    sleep: Callable[[float], None] | None = None,
 ) -> State:
     """Run a synchronous task call to its final state in this thread."""
     prepared = _prepare(call, upstream)
@@ -84,7 +86,8 @@ def run_task_sync(
     fn, spec = call.task.fn, call.task.run_spec
     token = context.enter(_context(call))
     try:
-        state = drive_sync(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label, mode)
+        invoke = lambda: fn(*args, **kwargs)  # noqa: E731
+        state = drive_sync(attempts(spec, call.run), invoke, spec.label, mode, sleep)
     finally:
         context.leave(token)
     if call.task.options.cache_key_fn:
@@ -92,7 +95,11 @@ def run_task_sync(
     return state
 
 
-async def run_task_async(call: TaskCall, upstream: Mapping[str, State]) -> State:
+async def run_task_async(
+    call: TaskCall,
+    upstream: Mapping[str, State],
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> State:
     """Run an ``async def`` task call to its final state on the running event loop."""
     prepared = _prepare(call, upstream)
     if isinstance(prepared, State):
@@ -100,7 +107,8 @@ async def run_task_async(call: TaskCall, upstream: Mapping[str, State]) -> State
     args, kwargs = prepared
     fn, spec = call.task.fn, call.task.run_spec
     with context.entered(_context(call)):
-        state = await drive_async(attempts(spec, call.run), lambda: fn(*args, **kwargs), spec.label)
+        invoke = lambda: fn(*args, **kwargs)  # noqa: E731
+        state = await drive_async(attempts(spec, call.run), invoke, spec.label, sleep)
     if call.task.options.cache_key_fn:
         _cache.put(call.task, args, kwargs, state)
     return state
@@ -140,3 +148,35 @@ class _Cache:
 
 
 _cache = _Cache()
+
+
+class RetryLater(Exception):
+    """Raised instead of sleeping before a retry: the attempt ends AwaitingRetry here."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay)
+        self.delay = delay
+
+
+def _defer(delay: float) -> None:
+    raise RetryLater(delay)
+
+
+async def _defer_async(delay: float) -> None:
+    raise RetryLater(delay)
+
+
+def run_attempt(
+    call: TaskCall, upstream: Mapping[str, State], mode: TimeoutMode
+) -> tuple[State, float | None]:
+    """Run the call until it is final or a retry must wait: (state, seconds to wait or None).
+
+    Retries without a delay run here at once; one with a delay is handed back, so that the
+    caller can schedule it (in Redis) and free its slot.
+    """
+    try:
+        if call.task.is_async:
+            return asyncio.run(run_task_async(call, upstream, _defer_async)), None
+        return run_task_sync(call, upstream, mode, _defer), None
+    except RetryLater as later:
+        return call.run.state, later.delay
