@@ -3,14 +3,24 @@
 Precedence is flag > environment > default: command-line code builds ``Settings.from_env()``
 and then ``replace()``s what its flags set. A bad value fails at once, naming the variable.
 
-=========================  =========================================  ===========
+=========================  =========================================  ================
 variable                   meaning                                    default
-=========================  =========================================  ===========
-FLOQ_REDIS_URL             Redis server for the distributed path      (embedded)
+=========================  =========================================  ================
+FLOQ_REDIS_URL             Redis server for the distributed path      (embedded server)
 FLOQ_SECRET                HMAC key: sign payloads, refuse unsigned   (off)
+FLOQ_NAMESPACE             prefix of every Redis key floq writes      floq
+FLOQ_HOME                  where the embedded server keeps its files  ~/.floq
 FLOQ_LOG_LEVEL             level of floq's run logs on stderr         INFO
 FLOQ_THREAD_POOL_WORKERS   threads of ConcurrentTaskRunner            64
-=========================  =========================================  ===========
+FLOQ_RESULT_TTL            seconds results and run records are kept   86400
+FLOQ_HEARTBEAT_SECONDS     how often a worker refreshes its heartbeat 2
+FLOQ_WORKER_TTL            heartbeat lapse after which work is taken  10
+FLOQ_REAP_SECONDS          how often each worker looks for lapses     5
+FLOQ_DRAIN_SECONDS         SIGTERM grace period for in-flight runs    30
+=========================  =========================================  ================
+
+With the defaults, a task run held by a worker that was killed runs again within about
+``FLOQ_WORKER_TTL + FLOQ_REAP_SECONDS`` = 15 seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ import dataclasses
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from floq.errors import ConfigurationError
@@ -31,17 +42,46 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class Settings:
     redis_url: str | None = None
     secret: bytes | None = None
+    namespace: str = "floq"
+    home: Path = field(default_factory=lambda: Path.home() / ".floq")
     log_level: str = "INFO"
     thread_pool_workers: int = 64
+    result_ttl: int = 86400
+    heartbeat_seconds: float = 2.0
+    worker_ttl: float = 10.0
+    reap_seconds: float = 5.0
+    drain_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.log_level not in _LEVELS:
             raise ConfigurationError(
                 f"FLOQ_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {self.log_level!r}"
             )
-        if self.thread_pool_workers < 1:
+        positive = {
+            "FLOQ_THREAD_POOL_WORKERS": self.thread_pool_workers,
+            "FLOQ_RESULT_TTL": self.result_ttl,
+            "FLOQ_HEARTBEAT_SECONDS": self.heartbeat_seconds,
+            "FLOQ_WORKER_TTL": self.worker_ttl,
+            "FLOQ_REAP_SECONDS": self.reap_seconds,
+            "FLOQ_DRAIN_SECONDS": self.drain_seconds,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+        if self.worker_ttl <= self.heartbeat_seconds:
             raise ConfigurationError(
-                f"FLOQ_THREAD_POOL_WORKERS must be >= 1, got {self.thread_pool_workers!r}"
+                f"FLOQ_WORKER_TTL ({self.worker_ttl}) must be longer than "
+                f"FLOQ_HEARTBEAT_SECONDS ({self.heartbeat_seconds})"
+            )
+        if self.redis_url is not None and not self.redis_url.startswith(_SCHEMES):
+            raise ConfigurationError(
+                f"FLOQ_REDIS_URL must start with one of {', '.join(_SCHEMES)}, "
+                f"got {self.redis_url!r}"
+            )
+        if not self.namespace or any(c in self.namespace for c in "{}: "):
+            raise ConfigurationError(
+                f"FLOQ_NAMESPACE must be non-empty without '{{', '}}', ':' or spaces, "
+                f"got {self.namespace!r}"
             )
 
     @classmethod
@@ -54,23 +94,50 @@ class Settings:
             values["secret"] = env["FLOQ_SECRET"].encode()
         if env.get("FLOQ_LOG_LEVEL"):
             values["log_level"] = env["FLOQ_LOG_LEVEL"].upper()
-        if env.get("FLOQ_THREAD_POOL_WORKERS"):
-            values["thread_pool_workers"] = _integer(env, "FLOQ_THREAD_POOL_WORKERS")
+        if env.get("FLOQ_NAMESPACE"):
+            values["namespace"] = env["FLOQ_NAMESPACE"]
+        if env.get("FLOQ_HOME"):
+            values["home"] = Path(env["FLOQ_HOME"]).expanduser()
+        for name, key in _INTEGERS.items():
+            if env.get(name):
+                values[key] = _number(env, name, int)
+        for name, key in _FLOATS.items():
+            if env.get(name):
+                values[key] = _number(env, name, float)
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def redis_url_or_embedded(self) -> str:
+        """The configured Redis URL, or the embedded server's (started if need be)."""
+        if self.redis_url:
+            return self.redis_url
+        from floq.store.embedded import ensure_server
+
+        return ensure_server(self.home)
 
     @property
     def log_level_number(self) -> int:
         return logging.getLevelName(self.log_level)  # type: ignore[no-any-return]
 
 
-def _integer(env: Mapping[str, str], name: str) -> int:
+_SCHEMES = ("redis://", "rediss://", "unix://")
+_INTEGERS = {"FLOQ_THREAD_POOL_WORKERS": "thread_pool_workers", "FLOQ_RESULT_TTL": "result_ttl"}
+_FLOATS = {
+    "FLOQ_HEARTBEAT_SECONDS": "heartbeat_seconds",
+    "FLOQ_WORKER_TTL": "worker_ttl",
+    "FLOQ_REAP_SECONDS": "reap_seconds",
+    "FLOQ_DRAIN_SECONDS": "drain_seconds",
+}
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> Any:
     try:
-        return int(env[name])
+        return kind(env[name])
     except ValueError:
-        raise ConfigurationError(f"{name} must be an integer, got {env[name]!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{name} must be {what}, got {env[name]!r}") from None
 
 
 _settings: Settings | None = None

@@ -24,10 +24,10 @@ from floq.states import Failed, State
 Outcome = tuple[State, list[State], int]
 
 
-def encode_call(call: TaskCall) -> bytes:
+def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
     """The call as bytes; an unpicklable argument raises, naming the task and its type."""
     try:
-        return serialization.dumps(call, what=f"the call of task {call.task.name!r}")
+        return serialization.dumps(call, secret, what=f"the call of task {call.task.name!r}")
     except SerializationError as error:
         culprit = _unpicklable_argument(call)
         if culprit is not None:
@@ -62,9 +62,9 @@ def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode
     return encode_outcome(call.run, state)
 
 
-def encode_outcome(run: TaskRunRecord, state: State) -> bytes:
+def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None) -> bytes:
     try:
-        return serialization.dumps((state, run.history, run.run_count))
+        return serialization.dumps((state, run.history, run.run_count), secret)
     except SerializationError as error:
         # The value or the exception does not pickle: send back a Failed that says so.
         failed = Failed(
@@ -72,11 +72,11 @@ def encode_outcome(run: TaskRunRecord, state: State) -> bytes:
             f"the outcome of task run {run.name!r} cannot be sent back: {error.message}",
         )
         history = [s for s in run.history if not s.is_final()] + [failed]
-        return serialization.dumps((failed, history, run.run_count))
+        return serialization.dumps((failed, history, run.run_count), secret)
 
 
-def decode_outcome(raw: bytes) -> Outcome:
-    return serialization.loads(raw)  # type: ignore[no-any-return]
+def decode_outcome(raw: bytes, secret: bytes | None = None) -> Outcome:
+    return serialization.loads(raw, secret)  # type: ignore[no-any-return]
 
 
 def finish_from(future: TaskFuture[Any], get_outcome: Any, where: str) -> None:

@@ -1,0 +1,159 @@
+"""RedisTaskRunner: the flow's task runs go through Redis to ``flow-worker`` daemons.
+
+The coordinator side of the protocol in :mod:`floq.store`. Submissions are encoded in the
+caller's thread (an unpicklable argument fails there), then sent by one flusher thread in
+pipelines: while one pipeline is in flight the next batch gathers, so a lone submit goes out
+at once and a burst goes out in few round trips. Upstream futures travel as ids; Redis holds a
+downstream run until its last upstream completes, so a DAG never round-trips through here.
+One collector thread reads the flow run's result stream with blocking XREADs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue as queues
+import threading
+from typing import Any
+
+import redis
+
+from floq.engine.task_runs import TaskCall
+from floq.errors import FloqError, RunnerError
+from floq.futures import TaskFuture
+from floq.runners.base import TaskRunner, crash
+from floq.runners.transport import decode_outcome, encode_call
+from floq.runs import new_run_id
+from floq.settings import get_settings
+from floq.states import StateType
+from floq.store.connection import check, connect, ensure_group, redacted
+from floq.store.keys import GROUP, Keys
+from floq.store.scripts import Scripts
+
+logger = logging.getLogger("floq.runners")
+
+_BATCH = 500
+_STOP = b"stop"
+
+
+class RedisTaskRunner(TaskRunner):
+    """Sends task runs to ``queue`` on the Redis at ``url`` for ``flow-worker`` daemons to run.
+
+    ``url`` defaults to ``FLOQ_REDIS_URL``, else the embedded server (started if need be).
+    """
+
+    def __init__(
+        self, url: str | None = None, queue: str = "default", namespace: str | None = None
+    ):
+        super().__init__(url=url, queue=queue, namespace=namespace)
+        self.url, self.queue, self.namespace = url, queue, namespace
+        self._futures_by_id: dict[str, TaskFuture[Any]] = {}
+        self._outbox: queues.SimpleQueue[tuple[str, str, bytes, str] | None] = queues.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._flow_run_id: str | None = None
+
+    def start(self) -> None:
+        settings = get_settings()
+        self._address = self.url or settings.redis_url_or_embedded()
+        self._keys = Keys(self.namespace or settings.namespace)
+        self._secret, self._ttl = settings.secret, settings.result_ttl
+        self._client: Any = connect(self._address)
+        check(self._client, self._address)
+        self._reader: Any = connect(self._address, blocking=True)
+        self._scripts = Scripts(self._client)
+        ensure_group(self._client, self._keys.queue(self.queue), GROUP)
+        self._futures_by_id.clear()
+        self._flow_run_id = None
+        self._spawn(self._flush, "floq-redis-submit")
+
+    def shutdown(self) -> None:
+        self._outbox.put(None)
+        if self._flow_run_id is not None:
+            with contextlib.suppress(redis.RedisError):
+                self._client.xadd(self._keys.results(self._flow_run_id), {"t": _STOP})
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        for client in (self._client, self._reader):
+            client.close()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
+        foreign = [run_id for run_id in call.upstream if run_id not in self._futures_by_id]
+        if foreign:
+            raise RunnerError(
+                f"task {call.task.name!r}: upstream run(s) {', '.join(foreign)} were not "
+                "submitted to this RedisTaskRunner; only its own futures can be passed",
+                run_id=call.run.id,
+            )
+        payload = encode_call(call, self._secret)
+        if self._flow_run_id is None:
+            self._flow_run_id = call.run.flow_run_id or new_run_id()
+            self._spawn(self._collect, "floq-redis-collect")
+        self._futures_by_id[call.run.id] = future
+        self._outbox.put((call.run.id, self._flow_run_id, payload, ",".join(call.upstream)))
+
+    # --- the flusher: submissions out in pipelines ------------------------------------------
+    def _flush(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._outbox.get()]
+            while len(batch) < _BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            stop = None in batch
+            items = [item for item in batch if item is not None]
+            if items:
+                self._send(items)
+
+    def _send(self, items: list[tuple[str, str, bytes, str]]) -> None:
+        keys, queue_key = self._keys, self._keys.queue(self.queue)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for run_id, flow_run_id, payload, upstream in items:
+                self._scripts.submit(
+                    keys=[keys.task(flow_run_id, run_id), queue_key],
+                    args=[keys.flow_prefix(flow_run_id), flow_run_id, run_id, payload,
+                          self.queue, upstream, self._ttl],
+                    client=pipe,
+                )  # fmt: skip
+            pipe.execute()
+        except redis.RedisError as error:
+            message = f"cannot submit to Redis at {redacted(self._address)}: {error}"
+            for run_id, *_ in items:
+                future = self._futures_by_id[run_id]
+                future.finish(crash(future.task_run, FloqError(message, run_id=run_id), message))
+
+    # --- the collector: outcomes in from the flow run's result stream -----------------------
+    def _collect(self) -> None:
+        assert self._flow_run_id is not None
+        stream, last = self._keys.results(self._flow_run_id), "0"
+        while True:
+            try:
+                reply = self._reader.xread({stream: last}, count=1000, block=1000)
+            except redis.RedisError as error:
+                self._fail_all(f"lost Redis at {redacted(self._address)}: {error}")
+                return
+            for _, entries in reply or ():
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if fields[b"t"] == _STOP:
+                        return
+                    self._receive(fields[b"t"].decode(), fields[b"s"])
+
+    def _receive(self, run_id: str, raw: bytes) -> None:
+        future = self._futures_by_id.get(run_id)
+        if future is None:
+            return
+        state, history, run_count = decode_outcome(raw, self._secret)
+        future.task_run.adopt(state, history, run_count)
+        if state.type is not StateType.SCHEDULED:  # AwaitingRetry is news, not the end
+            future.finish(state)
+
+    def _fail_all(self, message: str) -> None:
+        for future in self._futures_by_id.values():
+            if not future.done():
+                future.finish(crash(future.task_run, FloqError(message), message))
