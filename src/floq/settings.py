@@ -17,6 +17,11 @@ FLOQ_HEARTBEAT_SECONDS     how often a worker refreshes its heartbeat 2
 FLOQ_WORKER_TTL            heartbeat lapse after which work is taken  10
 FLOQ_REAP_SECONDS          how often each worker looks for lapses     5
 FLOQ_DRAIN_SECONDS         SIGTERM grace period for in-flight runs    30
+FLOQ_QUEUES                queues a flow-worker serves (comma list)   default
+FLOQ_WORKER_MODE           concurrent, parallel or dask               concurrent
+FLOQ_CONCURRENCY           task runs a worker runs at once            16
+FLOQ_PROCESSES             processes of a parallel-mode worker        CPU count
+FLOQ_DASK_ADDRESS          scheduler of a dask-mode worker            (local cluster)
 =========================  =========================================  ================
 
 With the defaults, a task run held by a worker that was killed runs again within about
@@ -28,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,13 +56,29 @@ class Settings:
     worker_ttl: float = 10.0
     reap_seconds: float = 5.0
     drain_seconds: float = 30.0
+    queues: tuple[str, ...] = ("default",)
+    worker_mode: str = "concurrent"
+    concurrency: int = 16
+    processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    dask_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.log_level not in _LEVELS:
             raise ConfigurationError(
                 f"FLOQ_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {self.log_level!r}"
             )
+        if self.worker_mode not in WORKER_MODES:
+            raise ConfigurationError(
+                f"FLOQ_WORKER_MODE must be one of {', '.join(WORKER_MODES)}, "
+                f"got {self.worker_mode!r}"
+            )
+        if not self.queues or not all(self.queues):
+            raise ConfigurationError(
+                f"FLOQ_QUEUES must name at least one queue, got {self.queues!r}"
+            )
         positive = {
+            "FLOQ_CONCURRENCY": self.concurrency,
+            "FLOQ_PROCESSES": self.processes,
             "FLOQ_THREAD_POOL_WORKERS": self.thread_pool_workers,
             "FLOQ_RESULT_TTL": self.result_ttl,
             "FLOQ_HEARTBEAT_SECONDS": self.heartbeat_seconds,
@@ -87,23 +108,11 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        if env.get("FLOQ_REDIS_URL"):
-            values["redis_url"] = env["FLOQ_REDIS_URL"]
-        if env.get("FLOQ_SECRET"):
-            values["secret"] = env["FLOQ_SECRET"].encode()
-        if env.get("FLOQ_LOG_LEVEL"):
-            values["log_level"] = env["FLOQ_LOG_LEVEL"].upper()
-        if env.get("FLOQ_NAMESPACE"):
-            values["namespace"] = env["FLOQ_NAMESPACE"]
-        if env.get("FLOQ_HOME"):
-            values["home"] = Path(env["FLOQ_HOME"]).expanduser()
-        for name, key in _INTEGERS.items():
-            if env.get(name):
-                values[key] = _number(env, name, int)
-        for name, key in _FLOATS.items():
-            if env.get(name):
-                values[key] = _number(env, name, float)
+        values = {
+            key: _parse(name, env[name], parse)
+            for name, (key, parse) in _VARIABLES.items()
+            if env.get(name)
+        }
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
@@ -123,21 +132,33 @@ class Settings:
 
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
-_INTEGERS = {"FLOQ_THREAD_POOL_WORKERS": "thread_pool_workers", "FLOQ_RESULT_TTL": "result_ttl"}
-_FLOATS = {
-    "FLOQ_HEARTBEAT_SECONDS": "heartbeat_seconds",
-    "FLOQ_WORKER_TTL": "worker_ttl",
-    "FLOQ_REAP_SECONDS": "reap_seconds",
-    "FLOQ_DRAIN_SECONDS": "drain_seconds",
+WORKER_MODES = ("concurrent", "parallel", "dask")
+_VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "FLOQ_REDIS_URL": ("redis_url", str),
+    "FLOQ_SECRET": ("secret", str.encode),
+    "FLOQ_NAMESPACE": ("namespace", str),
+    "FLOQ_HOME": ("home", lambda raw: Path(raw).expanduser()),
+    "FLOQ_LOG_LEVEL": ("log_level", str.upper),
+    "FLOQ_THREAD_POOL_WORKERS": ("thread_pool_workers", int),
+    "FLOQ_RESULT_TTL": ("result_ttl", int),
+    "FLOQ_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),
+    "FLOQ_WORKER_TTL": ("worker_ttl", float),
+    "FLOQ_REAP_SECONDS": ("reap_seconds", float),
+    "FLOQ_DRAIN_SECONDS": ("drain_seconds", float),
+    "FLOQ_QUEUES": ("queues", lambda raw: tuple(q.strip() for q in raw.split(","))),
+    "FLOQ_WORKER_MODE": ("worker_mode", str),
+    "FLOQ_CONCURRENCY": ("concurrency", int),
+    "FLOQ_PROCESSES": ("processes", int),
+    "FLOQ_DASK_ADDRESS": ("dask_address", str),
 }
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> Any:
+def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
     try:
-        return kind(env[name])
+        return parse(raw)
     except ValueError:
-        what = "an integer" if kind is int else "a number"
-        raise ConfigurationError(f"{name} must be {what}, got {env[name]!r}") from None
+        what = {int: "an integer", float: "a number"}.get(parse, "valid")  # type: ignore[call-overload]
+        raise ConfigurationError(f"{name} must be {what}, got {raw!r}") from None
 
 
 _settings: Settings | None = None

@@ -1,0 +1,112 @@
+"""One claimed attempt: the record of what was claimed, and the function that runs it.
+
+:func:`execute` runs wherever the worker's mode puts it (a thread, a child process, a Dask
+worker): it gets bytes and gives bytes back, so the payload stays encoded until it arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from floq import serialization
+from floq.engine.shells import TimeoutMode
+from floq.engine.task_runs import TaskCall, run_attempt
+from floq.errors import FloqError, SerializationError
+from floq.runners.base import guarded
+from floq.runners.transport import decode_outcome, encode_outcome
+from floq.runs import TaskRunRecord
+from floq.states import Crashed, Failed, State
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A stream entry this worker claimed; ``entry_id`` is the attempt's fencing token."""
+
+    queue: str
+    entry_id: str
+    flow_run_id: str
+    task_run_id: str
+    payload: bytes
+    upstream_ids: tuple[str, ...] = ()
+    attempt: int = 1
+    upstream: dict[str, bytes | None] = field(default_factory=dict)
+    previous: bytes | None = None
+
+    @classmethod
+    def decode(cls, queue: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Claim:
+        """Build a claim from a raw stream entry; a malformed one raises, naming what is wrong."""
+        try:
+            upstream = fields[b"u"].decode()
+            return cls(
+                queue=queue,
+                entry_id=entry_id.decode(),
+                flow_run_id=fields[b"f"].decode(),
+                task_run_id=fields[b"t"].decode(),
+                payload=fields[b"p"],
+                upstream_ids=tuple(upstream.split(",")) if upstream else (),
+                attempt=int(fields[b"n"]),
+            )
+        except (KeyError, ValueError, UnicodeDecodeError) as error:
+            raise SerializationError(
+                f"malformed queue entry {entry_id!r}: {error!r}", raw=repr(fields).encode()
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one attempt gave: the encoded outcome, whether it is final, the retry delay."""
+
+    outcome: bytes
+    final: bool = True
+    retry_in: float | None = None
+    dead_letter: str | None = None  # why the payload could not be run, if it could not
+
+
+def execute(
+    payload: bytes,
+    upstream: dict[str, bytes | None],
+    previous: bytes | None,
+    secret: bytes | None,
+    mode: TimeoutMode,
+) -> Result:
+    """Decode the call, run one attempt (and any immediate retries), encode the outcome."""
+    call: TaskCall = serialization.loads(payload, secret)
+    if previous is not None:
+        call.run.adopt(*decode_outcome(previous, secret))
+    states = {run_id: _upstream_state(run_id, raw, secret) for run_id, raw in upstream.items()}
+    delay: float | None = None
+
+    def attempt() -> State:
+        nonlocal delay
+        state, delay = run_attempt(call, states, mode)
+        return state
+
+    state = guarded(call, attempt)
+    return Result(encode_outcome(call.run, state, secret), delay is None, delay)
+
+
+def _upstream_state(run_id: str, raw: bytes | None, secret: bytes | None) -> State:
+    if raw is None:
+        return Crashed(FloqError(f"the outcome of upstream task run {run_id} is gone (expired?)"))
+    return decode_outcome(raw, secret)[0]
+
+
+def undecodable(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
+    """The Failed outcome of a payload that cannot be run; it also goes to the dead letters."""
+    reason = f"{type(error).__name__}: {error}"
+    run = TaskRunRecord(claim.task_run_id, claim.task_run_id, "<undecodable>", claim.flow_run_id)
+    failed = Failed(
+        SerializationError(f"task run payload refused: {reason}", run_id=claim.task_run_id),
+        f"the payload of task run {claim.task_run_id} could not be decoded: {reason}",
+    )
+    run.adopt(failed, [run.state, failed], 0)
+    return Result(encode_outcome(run, failed, secret), dead_letter=reason)
+
+
+def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
+    """The outcome of an attempt whose executor failed (a lost child process, say)."""
+    run = TaskRunRecord(claim.task_run_id, claim.task_run_id, "<lost>", claim.flow_run_id)
+    message = f"the worker lost task run {claim.task_run_id}: {type(error).__name__}: {error}"
+    state = Crashed(FloqError(message, run_id=claim.task_run_id), message)
+    run.adopt(state, [run.state, state], claim.attempt)
+    return Result(encode_outcome(run, state, secret))

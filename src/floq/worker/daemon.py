@@ -1,0 +1,234 @@
+"""The worker daemon: claim batches bounded by free capacity, run them, complete in batches.
+
+Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); a
+completer writes outcomes back in pipelines of ``complete.lua``; the upkeep thread heartbeats,
+reaps and promotes retries. SIGTERM (or :meth:`Worker.stop`) drains: claiming stops, in-flight
+runs get ``FLOQ_DRAIN_SECONDS`` to finish, the rest are handed back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue as queues
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from floq.settings import Settings
+from floq.store.connection import check, connect, ensure_group, redacted
+from floq.store.keys import GROUP, Keys
+from floq.store.scripts import Scripts
+from floq.worker.attempt import Claim, Result
+from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
+from floq.worker.upkeep import Upkeep
+
+logger = logging.getLogger("floq.worker")
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """A worker's configuration: flags over :class:`~floq.settings.Settings`."""
+
+    url: str
+    settings: Settings
+    queues: tuple[str, ...] = ("default",)
+    mode: str = "concurrent"
+    concurrency: int = 16
+    processes: int = 1
+    dask_address: str | None = None
+    name: str = field(default_factory=default_name)
+    burst: bool = False
+
+    @property
+    def capacity(self) -> int:
+        return self.processes if self.mode == "parallel" else self.concurrency
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.keys = Keys(config.settings.namespace)
+        self._secret = config.settings.secret
+        self._client: Any = connect(config.url)
+        check(self._client, config.url)
+        self._reader: Any = connect(config.url, blocking=True)
+        self._scripts = Scripts(self._client)
+        self._stopping = threading.Event()
+        self._slots = threading.Condition()
+        self._inflight: dict[str, Claim] = {}
+        self._completions: queues.SimpleQueue[tuple[Claim, Result] | None] = queues.SimpleQueue()
+        self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
+        self._executor: Executor | None = None
+
+    def stop(self) -> None:
+        """Stop claiming and drain (what SIGTERM does)."""
+        self._stopping.set()
+
+    def run(self) -> None:
+        config = self.config
+        for name in config.queues:
+            ensure_group(self._client, self.keys.queue(name), GROUP)
+        self._executor = self._make_executor()
+        self._upkeep.start()
+        completer = threading.Thread(target=self._complete_loop, name="floq-complete", daemon=True)
+        completer.start()
+        logger.info(
+            "worker %s: %s mode, %d slot(s), queues %s, Redis %s",
+            config.name, config.mode, config.capacity, ",".join(config.queues),
+            redacted(config.url),
+        )  # fmt: skip
+        try:
+            self._claim_loop()
+        finally:
+            self._drain()
+            self._completions.put(None)
+            completer.join(timeout=10)
+            self._executor.shutdown()
+            self._upkeep.stop()
+
+    def _make_executor(self) -> Executor:
+        config = self.config
+        if config.mode == "parallel":
+            return ProcessExecutor(config.processes, self._secret)
+        if config.mode == "dask":
+            return DaskExecutor(config.dask_address, self._secret)
+        return ThreadExecutor(config.concurrency, self._secret)
+
+    # --- claiming -----------------------------------------------------------------------------
+    def _free_slots(self, timeout: float) -> int:
+        with self._slots:
+            if len(self._inflight) >= self.config.capacity:
+                self._slots.wait(timeout)
+            return self.config.capacity - len(self._inflight)
+
+    def _claim_loop(self) -> None:
+        streams = {self.keys.queue(name): name for name in self.config.queues}
+        while not self._stopping.is_set():
+            free = self._free_slots(timeout=0.5)
+            if free <= 0:
+                continue
+            count = max(1, free // len(streams))
+            reply = self._reader.xreadgroup(
+                GROUP, self.config.name, dict.fromkeys(streams, ">"), count=count, block=500
+            )
+            claims = [
+                Claim.decode(streams[stream.decode()], entry_id, fields)
+                for stream, entries in reply or ()
+                for entry_id, fields in entries
+            ]
+            if claims:
+                self._start(self._with_inputs(claims))
+            elif self.config.burst and not self._inflight and self._queues_idle(streams):
+                return
+
+    def _queues_idle(self, streams: dict[str, str]) -> bool:
+        pipe = self._client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xlen(stream)
+        pipe.zcard(self.keys.retries)
+        return not any(pipe.execute())
+
+    def _with_inputs(self, claims: list[Claim]) -> list[Claim]:
+        """Fetch, in one round trip, the upstream outcomes and earlier attempts claims need."""
+        pipe = self._client.pipeline(transaction=False)
+        wanted: list[tuple[int, str | None]] = []
+        for i, claim in enumerate(claims):
+            for upstream_id in claim.upstream_ids:
+                pipe.hget(self.keys.task(claim.flow_run_id, upstream_id), "s")
+                wanted.append((i, upstream_id))
+            if claim.attempt > 1:
+                pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), "s")
+                wanted.append((i, None))
+        if not wanted:
+            return claims
+        upstream: list[dict[str, bytes | None]] = [{} for _ in claims]
+        previous: list[bytes | None] = [None] * len(claims)
+        for (i, run_id), value in zip(wanted, pipe.execute(), strict=True):
+            if run_id is None:
+                previous[i] = value
+            else:
+                upstream[i][run_id] = value
+        return [
+            Claim(c.queue, c.entry_id, c.flow_run_id, c.task_run_id, c.payload, c.upstream_ids,
+                  c.attempt, upstream[i], previous[i])
+            for i, c in enumerate(claims)
+        ]  # fmt: skip
+
+    def _start(self, claims: list[Claim]) -> None:
+        assert self._executor is not None
+        with self._slots:
+            for claim in claims:
+                self._inflight[claim.entry_id] = claim
+            self._upkeep.inflight = len(self._inflight)
+        for claim in claims:
+            self._executor.submit(claim, self._done)
+
+    def _done(self, claim: Claim, result: Result) -> None:
+        self._completions.put((claim, result))
+
+    # --- completing ---------------------------------------------------------------------------
+    def _complete_loop(self) -> None:
+        while True:
+            batch = [self._completions.get()]
+            while len(batch) < 500 and not self._completions.empty():
+                batch.append(self._completions.get_nowait())
+            items = [item for item in batch if item is not None]
+            if items:
+                self._complete(items)
+            if None in batch:
+                return
+
+    def _complete(self, items: list[tuple[Claim, Result]]) -> None:
+        keys, ttl = self.keys, self.config.settings.result_ttl
+        pipe = self._client.pipeline(transaction=False)
+        for claim, result in items:
+            if result.dead_letter is not None:
+                pipe.xadd(keys.dead(claim.queue), {
+                    "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
+                    "reason": result.dead_letter, "payload": claim.payload,
+                })  # fmt: skip
+            due = "" if result.retry_in is None else int((time.time() + result.retry_in) * 1000)
+            self._scripts.complete(
+                keys=[keys.task(claim.flow_run_id, claim.task_run_id), keys.queue(claim.queue),
+                      keys.results(claim.flow_run_id), keys.retries],
+                args=[claim.entry_id, GROUP, self.config.name, result.outcome,
+                      "1" if result.final else "0", due, keys.flow_prefix(claim.flow_run_id),
+                      claim.flow_run_id, claim.task_run_id, keys.queue_prefix, ttl],
+                client=pipe,
+            )  # fmt: skip
+        try:
+            replies = pipe.execute()
+        except redis.RedisError as error:
+            logger.error("could not write %d outcome(s) back: %s", len(items), error)
+            replies = []
+        for (claim, _), accepted in zip(
+            items, replies[-len(items) :] if replies else [], strict=False
+        ):
+            if accepted == 0:
+                logger.warning("refused a late outcome of task run %s (fenced)", claim.task_run_id)
+        with self._slots:
+            for claim, _ in items:
+                self._inflight.pop(claim.entry_id, None)
+            self._upkeep.inflight = len(self._inflight)
+            self._slots.notify_all()
+
+    # --- draining -----------------------------------------------------------------------------
+    def _drain(self) -> None:
+        deadline = time.monotonic() + self.config.settings.drain_seconds
+        with self._slots:
+            while self._inflight and time.monotonic() < deadline:
+                self._slots.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            left = len(self._inflight)
+        if left:
+            logger.warning("drain: handing back %d unfinished task run(s)", left)
+            for name in self.config.queues:
+                self._upkeep.hand_back(self.keys.queue(name), self.config.name)
