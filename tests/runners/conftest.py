@@ -30,6 +30,7 @@ from floq.runners import (
     ConcurrentTaskRunner,
     DaskTaskRunner,
     ProcessPoolTaskRunner,
+    RedisTaskRunner,
     SequentialTaskRunner,
     TaskRunner,
 )
@@ -61,12 +62,18 @@ def _dask(request: pytest.FixtureRequest) -> TaskRunner:
     return DaskTaskRunner(address=request.getfixturevalue("dask_address"))
 
 
+def _redis(request: pytest.FixtureRequest) -> TaskRunner:
+    """Two real flow-worker processes (session-wide) on a real server."""
+    workers = request.getfixturevalue("shared_workers")()
+    return RedisTaskRunner(url=workers.url, namespace=workers.namespace)
+
+
 RUNNER_CASES = [
     RunnerCase("sequential", lambda _: SequentialTaskRunner(), False, 1, False),
     RunnerCase("concurrent", lambda _: ConcurrentTaskRunner(), True, 64, False),
     RunnerCase("process", lambda _: ProcessPoolTaskRunner(max_workers=2), True, 2, True),
     RunnerCase("dask", _dask, True, 4, True),
-    # RedisTaskRunner joins here: RunnerCase("redis", <make from a redis_url fixture>, ...).
+    RunnerCase("redis", _redis, True, 16, True),
 ]
 
 

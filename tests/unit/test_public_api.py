@@ -25,6 +25,7 @@ EXPECTED_RUNNERS_ALL = [
     "ConcurrentTaskRunner",
     "DaskTaskRunner",
     "ProcessPoolTaskRunner",
+    "RedisTaskRunner",
     "SequentialTaskRunner",
     "TaskRunner",
     "ThreadPoolTaskRunner",

