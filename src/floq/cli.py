@@ -120,6 +120,18 @@ def flow_worker_cli(
         worker.stop()
 
 
+@floq_cli.command("demo")
+@click.option("--numbers", type=click.IntRange(min=1), default=20, show_default=True)
+def demo_command(numbers: int) -> None:
+    """Run a flow through Redis on two local flow-workers (the embedded server if no URL)."""
+    from floq.demo import run_demo
+
+    try:
+        click.echo(run_demo(numbers))
+    except (FloqError, TimeoutError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 @floq_cli.command("server")
 @click.option("--port", type=int, default=6379, show_default=True, help="port (foreground mode)")
 @click.option("--stop", is_flag=True, help="stop the embedded background server")
