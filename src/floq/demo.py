@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import redis
 
@@ -29,7 +30,7 @@ def square(x: int) -> tuple[int, int]:
 
 
 @task
-def total(parts: list[tuple[int, int]]) -> int:
+def total(parts: list[Any]) -> int:  # futures of (value, pid) pairs, resolved before the call
     return sum(value for value, _ in parts)
 
 
@@ -43,7 +44,7 @@ def start_workers(url: str, count: int) -> list[subprocess.Popen[bytes]]:
 
 
 def wait_for_workers(url: str, settings: Settings, count: int, timeout: float = 30.0) -> None:
-    client = redis.Redis.from_url(url)
+    client: Any = redis.Redis.from_url(url)
     keys = Keys(settings.namespace)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
