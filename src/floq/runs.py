@@ -6,15 +6,28 @@ their state only through :func:`floq.states.transition`.
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from floq.states import Pending, State
 
+_prefix = os.urandom(8).hex()
+_counter = itertools.count()
+
+
+def _reseed() -> None:
+    global _prefix, _counter
+    _prefix, _counter = os.urandom(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed)
+
 
 def new_run_id() -> str:
-    return os.urandom(16).hex()
+    """A unique run id: 16 random hex digits per process, then a counter (32 hex digits)."""
+    return f"{_prefix}{next(_counter):016x}"
 
 
 @dataclass(slots=True, eq=False)

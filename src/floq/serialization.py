@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import pickle
 from typing import Any
 
 import cloudpickle
@@ -21,10 +22,19 @@ _SIGNED = 0x01
 _MAC_SIZE = 32
 
 
-def dumps(obj: Any, secret: bytes | None = None, *, what: str = "payload") -> bytes:
-    """Encode ``obj``; ``what`` names it in the error if it cannot be pickled."""
+def dumps(
+    obj: Any, secret: bytes | None = None, *, what: str = "payload", by_reference: bool = False
+) -> bytes:
+    """Encode ``obj``; ``what`` names it in the error if it cannot be pickled.
+
+    ``by_reference`` tries the standard pickler first (about three times faster), falling back
+    to cloudpickle. Use it only where everything the standard pickler stores by reference can
+    be imported on the receiving side: for outcomes sent back to the process that submitted
+    the call, not for calls, whose functions and classes may live in the sender's ``__main__``.
+    """
     try:
-        body = cloudpickle.dumps(obj)
+        body = _fast(obj) if by_reference else None
+        body = body or cloudpickle.dumps(obj)
     except Exception as error:
         raise SerializationError(
             f"cannot serialize {what}: {type(error).__name__}: {error}"
@@ -33,6 +43,13 @@ def dumps(obj: Any, secret: bytes | None = None, *, what: str = "payload") -> by
         return MAGIC + bytes((VERSION, 0)) + bytes(body)
     mac = hmac.new(secret, body, hashlib.sha256).digest()
     return MAGIC + bytes((VERSION, _SIGNED)) + mac + bytes(body)
+
+
+def _fast(obj: Any) -> bytes | None:
+    try:
+        return pickle.dumps(obj, protocol=5)
+    except Exception:
+        return None
 
 
 def loads(raw: bytes, secret: bytes | None = None) -> Any:

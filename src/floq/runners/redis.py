@@ -19,20 +19,24 @@ from typing import Any
 import redis
 
 from floq.engine.task_runs import TaskCall
-from floq.errors import FloqError, RunnerError
+from floq.errors import FloqError, RunnerError, SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, crash
-from floq.runners.transport import decode_outcome, encode_call
+from floq.runners.transport import decode_outcome, explained
 from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import StateType
 from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
+from floq.store.records import CallRecord, encode_code
 from floq.store.scripts import Scripts
 
 logger = logging.getLogger("floq.runners")
 
 _BATCH = 500
+
+# run id, flow run id, payload, upstream ids, code address, code bytes (first use only)
+_Submission = tuple[str, str, bytes, str, str, bytes | None]
 _STOP = b"stop"
 
 
@@ -48,7 +52,8 @@ class RedisTaskRunner(TaskRunner):
         super().__init__(url=url, queue=queue, namespace=namespace)
         self.url, self.queue, self.namespace = url, queue, namespace
         self._futures_by_id: dict[str, TaskFuture[Any]] = {}
-        self._outbox: queues.SimpleQueue[tuple[str, str, bytes, str] | None] = queues.SimpleQueue()
+        self._outbox: queues.SimpleQueue[_Submission | None] = queues.SimpleQueue()
+        self._codes: dict[Any, str] = {}  # task -> content address, once sent
         self._threads: list[threading.Thread] = []
         self._flow_run_id: str | None = None
 
@@ -90,12 +95,26 @@ class RedisTaskRunner(TaskRunner):
                 "submitted to this RedisTaskRunner; only its own futures can be passed",
                 run_id=call.run.id,
             )
-        payload = encode_call(call, self._secret)
+        code, new_code = self._code_of(call.task)
+        try:
+            payload = CallRecord.of(call, code).encode(self._secret)
+        except SerializationError as error:
+            raise explained(call, error) from None
         if self._flow_run_id is None:
             self._flow_run_id = call.run.flow_run_id or new_run_id()
             self._spawn(self._collect, "floq-redis-collect")
         self._futures_by_id[call.run.id] = future
-        self._outbox.put((call.run.id, self._flow_run_id, payload, ",".join(call.upstream)))
+        upstream = ",".join(call.upstream)
+        self._outbox.put((call.run.id, self._flow_run_id, payload, upstream, code, new_code))
+
+    def _code_of(self, task: Any) -> tuple[str, bytes | None]:
+        """The task's content address, and its bytes the first time (to be stored)."""
+        code = self._codes.get(task)
+        if code is not None:
+            return code, None
+        code, raw = encode_code(task, self._secret)
+        self._codes[task] = code
+        return code, raw
 
     # --- the flusher: submissions out in pipelines ------------------------------------------
     def _flush(self) -> None:
@@ -109,18 +128,20 @@ class RedisTaskRunner(TaskRunner):
             if items:
                 self._send(items)
 
-    def _send(self, items: list[tuple[str, str, bytes, str]]) -> None:
-        keys, queue_key = self._keys, self._keys.queue(self.queue)
+    def _send(self, items: list[_Submission]) -> None:
+        keys, flow_run_id = self._keys, items[0][1]
+        args: list[Any] = [keys.flow_prefix(flow_run_id), flow_run_id, self.queue, self._ttl]
+        codes = [(code, raw) for _, _, _, _, code, raw in items if raw is not None]
+        for run_id, _, payload, upstream, code, _ in items:
+            args += (run_id, payload, upstream, code)
+
+        def build(pipe: Any) -> None:
+            for code, raw in codes:
+                pipe.set(keys.code(code), raw, ex=self._ttl)
+            self._scripts.call(pipe, "submit", [keys.queue(self.queue)], args)
+
         try:
-            pipe = self._client.pipeline(transaction=False)
-            for run_id, flow_run_id, payload, upstream in items:
-                self._scripts.submit(
-                    keys=[keys.task(flow_run_id, run_id), queue_key],
-                    args=[keys.flow_prefix(flow_run_id), flow_run_id, run_id, payload,
-                          self.queue, upstream, self._ttl],
-                    client=pipe,
-                )  # fmt: skip
-            pipe.execute()
+            self._scripts.execute(build)
         except redis.RedisError as error:
             message = f"cannot submit to Redis at {redacted(self._address)}: {error}"
             for run_id, *_ in items:

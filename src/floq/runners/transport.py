@@ -29,14 +29,19 @@ def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
     try:
         return serialization.dumps(call, secret, what=f"the call of task {call.task.name!r}")
     except SerializationError as error:
-        culprit = _unpicklable_argument(call)
-        if culprit is not None:
-            error = SerializationError(
-                f"task {call.task.name!r}: argument {culprit[0]} of type "
-                f"{type(culprit[1]).__name__} cannot be serialized ({error.message})",
-                run_id=call.run.id,
-            )
-        raise error from None
+        raise explained(call, error) from None
+
+
+def explained(call: TaskCall, error: SerializationError) -> SerializationError:
+    """``error``, made to name the argument that cannot be pickled and its type, if one is."""
+    culprit = _unpicklable_argument(call)
+    if culprit is None:
+        return error
+    return SerializationError(
+        f"task {call.task.name!r}: argument {culprit[0]} of type "
+        f"{type(culprit[1]).__name__} cannot be serialized ({error.message})",
+        run_id=call.run.id,
+    )
 
 
 def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
@@ -64,7 +69,8 @@ def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode
 
 def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None) -> bytes:
     try:
-        return serialization.dumps((state, run.history, run.run_count), secret)
+        outcome = (state, run.history, run.run_count)
+        return serialization.dumps(outcome, secret, by_reference=True)
     except SerializationError as error:
         # The value or the exception does not pickle: send back a Failed that says so.
         failed = Failed(

@@ -30,6 +30,10 @@ class Keys:
         """The hash of one task run (payload, queue, upstreams, waiting, entry, outcome)."""
         return f"{self.flow_prefix(flow_run_id)}t:{task_run_id}"
 
+    def code(self, address: str) -> str:
+        """A task's code, stored once by content address and shared by all its calls."""
+        return f"{self.ns}:code:{address}"
+
     def results(self, flow_run_id: str) -> str:
         """The stream of a flow run's task-run outcomes, read by its coordinator."""
         return f"{self.flow_prefix(flow_run_id)}results"

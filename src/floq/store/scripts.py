@@ -1,10 +1,19 @@
-"""The Lua scripts of the task-run protocol, loaded from the ``.lua`` files beside this module."""
+"""The Lua scripts of the task-run protocol, loaded from the ``.lua`` files beside this module.
+
+Scripts run by SHA (``EVALSHA``) straight from pipelines: redis-py's ``Script`` objects would
+ask the server ``SCRIPT EXISTS`` before every pipeline, one more round trip per batch. They
+are loaded at start; :func:`execute` reloads them once if the server forgot them (a restart).
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
+
+import redis
 
 NAMES = ("submit", "complete", "promote", "reclaim")
 
@@ -14,14 +23,34 @@ def source(name: str) -> str:
     return (resources.files("floq.store") / "scripts" / f"{name}.lua").read_text()
 
 
+@cache
+def sha(name: str) -> str:
+    return hashlib.sha1(source(name).encode()).hexdigest()
+
+
 class Scripts:
-    """The registered scripts of one client: ``scripts.complete(keys=[...], args=[...])``."""
+    """Call a protocol script on a client or pipeline: ``scripts.call(pipe, "complete", ...)``."""
 
     def __init__(self, client: Any) -> None:
-        for name in NAMES:
-            setattr(self, name, client.register_script(source(name)))
+        self._client = client
+        self.load()
 
-    submit: Any
-    complete: Any
-    promote: Any
-    reclaim: Any
+    def load(self) -> None:
+        for name in NAMES:
+            self._client.script_load(source(name))
+
+    def call(self, target: Any, name: str, keys: list[str], args: list[Any]) -> Any:
+        return target.evalsha(sha(name), len(keys), *keys, *args)
+
+    def execute(self, build: Callable[[Any], None]) -> list[Any]:
+        """Build a pipeline with ``build(pipe)`` and run it; reload the scripts once if need be."""
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            build(pipe)
+            try:
+                return pipe.execute()  # type: ignore[no-any-return]
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self.load()
+        raise AssertionError("unreachable")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from floq import serialization
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall, run_attempt
+from floq.engine.task_runs import run_attempt
 from floq.errors import FloqError, SerializationError
 from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
 from floq.runs import TaskRunRecord
 from floq.states import Crashed, Failed, State
+from floq.store.records import CallRecord, task_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +27,10 @@ class Claim:
     flow_run_id: str
     task_run_id: str
     payload: bytes
+    code: str = ""
     upstream_ids: tuple[str, ...] = ()
     attempt: int = 1
+    code_raw: bytes | None = None
     upstream: dict[str, bytes | None] = field(default_factory=dict)
     previous: bytes | None = None
 
@@ -43,6 +45,7 @@ class Claim:
                 flow_run_id=fields[b"f"].decode(),
                 task_run_id=fields[b"t"].decode(),
                 payload=fields[b"p"],
+                code=fields[b"c"].decode(),
                 upstream_ids=tuple(upstream.split(",")) if upstream else (),
                 attempt=int(fields[b"n"]),
             )
@@ -64,13 +67,16 @@ class Result:
 
 def execute(
     payload: bytes,
+    code: str,
+    code_raw: bytes | None,
     upstream: dict[str, bytes | None],
     previous: bytes | None,
     secret: bytes | None,
     mode: TimeoutMode,
 ) -> Result:
     """Decode the call, run one attempt (and any immediate retries), encode the outcome."""
-    call: TaskCall = serialization.loads(payload, secret)
+    record = CallRecord.decode(payload, secret)
+    call = record.to_call(task_for(code, code_raw, secret))
     if previous is not None:
         call.run.adopt(*decode_outcome(previous, secret))
     states = {run_id: _upstream_state(run_id, raw, secret) for run_id, raw in upstream.items()}

@@ -14,7 +14,7 @@ import queue as queues
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis
@@ -22,6 +22,7 @@ import redis
 from floq.settings import Settings
 from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
+from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
 from floq.worker.attempt import Claim, Result
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
@@ -68,6 +69,7 @@ class Worker:
         self._completions: queues.SimpleQueue[tuple[Claim, Result] | None] = queues.SimpleQueue()
         self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
         self._executor: Executor | None = None
+        self._codes = CodeCache()  # task code bytes by content address
 
     def stop(self) -> None:
         """Stop claiming and drain (what SIGTERM does)."""
@@ -141,6 +143,9 @@ class Worker:
         """Fetch, in one round trip, the upstream outcomes and earlier attempts claims need."""
         pipe = self._client.pipeline(transaction=False)
         wanted: list[tuple[int, str | None]] = []
+        missing = sorted({c.code for c in claims if self._codes.get(c.code) is None})
+        for code in missing:
+            pipe.get(self.keys.code(code))
         for i, claim in enumerate(claims):
             for upstream_id in claim.upstream_ids:
                 pipe.hget(self.keys.task(claim.flow_run_id, upstream_id), "s")
@@ -148,20 +153,23 @@ class Worker:
             if claim.attempt > 1:
                 pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), "s")
                 wanted.append((i, None))
-        if not wanted:
-            return claims
+        if not wanted and not missing:
+            return [replace(c, code_raw=self._codes.get(c.code)) for c in claims]
+        replies = pipe.execute()
+        for code, raw in zip(missing, replies, strict=False):
+            if raw is not None:
+                self._codes.put(code, raw)
         upstream: list[dict[str, bytes | None]] = [{} for _ in claims]
         previous: list[bytes | None] = [None] * len(claims)
-        for (i, run_id), value in zip(wanted, pipe.execute(), strict=True):
+        for (i, run_id), value in zip(wanted, replies[len(missing) :], strict=True):
             if run_id is None:
                 previous[i] = value
             else:
                 upstream[i][run_id] = value
         return [
-            Claim(c.queue, c.entry_id, c.flow_run_id, c.task_run_id, c.payload, c.upstream_ids,
-                  c.attempt, upstream[i], previous[i])
+            replace(c, code_raw=self._codes.get(c.code), upstream=upstream[i], previous=previous[i])
             for i, c in enumerate(claims)
-        ]  # fmt: skip
+        ]
 
     def _start(self, claims: list[Claim]) -> None:
         assert self._executor is not None
@@ -188,32 +196,31 @@ class Worker:
                 return
 
     def _complete(self, items: list[tuple[Claim, Result]]) -> None:
-        keys, ttl = self.keys, self.config.settings.result_ttl
-        pipe = self._client.pipeline(transaction=False)
+        keys, name = self.keys, self.config.name
+        args: list[Any] = [GROUP, name, keys.queue_prefix, self.config.settings.result_ttl]
         for claim, result in items:
-            if result.dead_letter is not None:
-                pipe.xadd(keys.dead(claim.queue), {
-                    "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
-                    "reason": result.dead_letter, "payload": claim.payload,
-                })  # fmt: skip
             due = "" if result.retry_in is None else int((time.time() + result.retry_in) * 1000)
-            self._scripts.complete(
-                keys=[keys.task(claim.flow_run_id, claim.task_run_id), keys.queue(claim.queue),
-                      keys.results(claim.flow_run_id), keys.retries],
-                args=[claim.entry_id, GROUP, self.config.name, result.outcome,
-                      "1" if result.final else "0", due, keys.flow_prefix(claim.flow_run_id),
-                      claim.flow_run_id, claim.task_run_id, keys.queue_prefix, ttl],
-                client=pipe,
+            args += (
+                claim.queue, claim.entry_id, claim.flow_run_id, keys.flow_prefix(claim.flow_run_id),
+                claim.task_run_id, result.outcome, "1" if result.final else "0", due,
             )  # fmt: skip
+
+        def build(pipe: Any) -> None:
+            for claim, result in items:
+                if result.dead_letter is not None:
+                    pipe.xadd(keys.dead(claim.queue), {
+                        "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
+                        "reason": result.dead_letter, "payload": claim.payload,
+                    })  # fmt: skip
+            self._scripts.call(pipe, "complete", [keys.retries], args)
+
         try:
-            replies = pipe.execute()
+            accepted = self._scripts.execute(build)[-1]
         except redis.RedisError as error:
             logger.error("could not write %d outcome(s) back: %s", len(items), error)
-            replies = []
-        for (claim, _), accepted in zip(
-            items, replies[-len(items) :] if replies else [], strict=False
-        ):
-            if accepted == 0:
+            accepted = [1] * len(items)
+        for (claim, _), ok in zip(items, accepted, strict=True):
+            if not ok:
                 logger.warning("refused a late outcome of task run %s (fenced)", claim.task_run_id)
         with self._slots:
             for claim, _ in items:

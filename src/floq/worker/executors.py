@@ -37,7 +37,7 @@ def _settle(claim: Claim, done: Done, secret: bytes | None, get: Callable[[], Re
 
 
 def _args(claim: Claim, secret: bytes | None, mode: TimeoutMode) -> tuple[Any, ...]:
-    return (claim.payload, claim.upstream, claim.previous, secret, mode)
+    return (claim.payload, claim.code, claim.code_raw, claim.upstream, claim.previous, secret, mode)
 
 
 class ThreadExecutor:

@@ -68,7 +68,7 @@ class Upkeep:
     def promote(self) -> int:
         now_ms = int(time.time() * 1000)
         keys, args = [self._keys.retries], [now_ms, 100, self._keys.queue_prefix]
-        return int(self._scripts.promote(keys=keys, args=args))
+        return int(self._scripts.call(self._client, "promote", keys, args))
 
     def reap(self) -> int:
         """Hand back the pending entries of every consumer whose heartbeat lapsed."""
@@ -88,7 +88,7 @@ class Upkeep:
         total = 0
         while True:
             args = [GROUP, consumer, 1000, self._keys.ns]
-            count = int(self._scripts.reclaim(keys=[stream], args=args))
+            count = int(self._scripts.call(self._client, "reclaim", [stream], args))
             total += count
             if count < 1000:
                 break

@@ -1,35 +1,48 @@
--- Record one attempt's outcome, if this worker still holds the attempt (fencing).
--- KEYS[1] task hash, KEYS[2] queue stream, KEYS[3] results stream, KEYS[4] retries zset
--- ARGV: entry id, group, consumer, outcome, final ('1'/'0'), retry due ms ('' for none),
---       flow-run prefix, flow run id, task run id, queue-stream prefix, ttl
-local task, stream, results, retries = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local entry, group, consumer, outcome, final, due, prefix, fr, tid, qprefix, ttl = unpack(ARGV)
-if redis.call('HGET', task, 'e') ~= entry then
-  return 0
-end
-local pel = redis.call('XPENDING', stream, group, entry, entry, 1)
-if #pel == 0 or pel[1][2] ~= consumer then
-  return 0
-end
-redis.call('XACK', stream, group, entry)
-redis.call('XDEL', stream, entry)
-redis.call('HSET', task, 's', outcome, 'e', '')
-redis.call('XADD', results, '*', 't', tid, 's', outcome)
-redis.call('EXPIRE', results, ttl)
-if final == '1' then
-  redis.call('HSET', task, 'f', '1')
-  local deps = prefix .. 'd:' .. tid
-  for _, d in ipairs(redis.call('SMEMBERS', deps)) do
-    local dkey = prefix .. 't:' .. d
-    if redis.call('HINCRBY', dkey, 'w', -1) == 0 then
-      local f = redis.call('HMGET', dkey, 'p', 'u', 'q', 'n')
-      local id = redis.call('XADD', qprefix .. f[3], '*', 'f', fr, 't', d, 'p', f[1], 'u', f[2], 'n', f[4])
-      redis.call('HSET', dkey, 'e', id)
+-- Record a batch of attempt outcomes; each only if this worker still holds the attempt
+-- (fencing: the entry is still the run's current one and still ours in the pending list).
+-- KEYS[1] retries zset
+-- ARGV: group, consumer, queue-stream prefix, ttl, then per outcome: queue, entry id,
+--       flow run id, flow-run prefix, task run id, outcome, final ('1'/'0'), retry due ms or ''
+-- Returns one 1 (recorded) or 0 (refused) per outcome.
+local retries = KEYS[1]
+local group, consumer, qprefix, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local replies = {}
+for i = 5, #ARGV, 8 do
+  local queue, entry, fr, prefix = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local tid, outcome, final, due = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local stream, task = qprefix .. queue, prefix .. 't:' .. tid
+  local accepted = 0
+  if redis.call('HGET', task, 'e') == entry then
+    local pel = redis.call('XPENDING', stream, group, entry, entry, 1)
+    if #pel > 0 and pel[1][2] == consumer then
+      accepted = 1
     end
   end
-  redis.call('DEL', deps)
-elseif due ~= '' then
-  redis.call('HINCRBY', task, 'n', 1)
-  redis.call('ZADD', retries, due, task)
+  if accepted == 1 then
+    redis.call('XACK', stream, group, entry)
+    redis.call('XDEL', stream, entry)
+    redis.call('HSET', task, 's', outcome, 'e', '')
+    local results = prefix .. 'results'
+    redis.call('XADD', results, '*', 't', tid, 's', outcome)
+    redis.call('EXPIRE', results, ttl)
+    if final == '1' then
+      redis.call('HSET', task, 'f', '1')
+      local deps = prefix .. 'd:' .. tid
+      for _, d in ipairs(redis.call('SMEMBERS', deps)) do
+        local dkey = prefix .. 't:' .. d
+        if redis.call('HINCRBY', dkey, 'w', -1) == 0 then
+          local f = redis.call('HMGET', dkey, 'p', 'u', 'q', 'n', 'c')
+          local id = redis.call('XADD', qprefix .. f[3], '*', 'f', fr, 't', d, 'p', f[1],
+            'u', f[2], 'n', f[4], 'c', f[5])
+          redis.call('HSET', dkey, 'e', id)
+        end
+      end
+      redis.call('DEL', deps)
+    elseif due ~= '' then
+      redis.call('HINCRBY', task, 'n', 1)
+      redis.call('ZADD', retries, due, task)
+    end
+  end
+  replies[#replies + 1] = accepted
 end
-return 1
+return replies

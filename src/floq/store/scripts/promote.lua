@@ -3,9 +3,9 @@
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, task in ipairs(due) do
   redis.call('ZREM', KEYS[1], task)
-  local f = redis.call('HMGET', task, 'r', 'i', 'p', 'u', 'q', 'n', 'f')
+  local f = redis.call('HMGET', task, 'r', 'i', 'p', 'u', 'q', 'n', 'f', 'c')
   if f[3] and f[7] ~= '1' then
-    local id = redis.call('XADD', ARGV[3] .. f[5], '*', 'f', f[1], 't', f[2], 'p', f[3], 'u', f[4], 'n', f[6])
+    local id = redis.call('XADD', ARGV[3] .. f[5], '*', 'f', f[1], 't', f[2], 'p', f[3], 'u', f[4], 'n', f[6], 'c', f[8])
     redis.call('HSET', task, 'e', id)
   end
 end
