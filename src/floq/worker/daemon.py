@@ -185,6 +185,7 @@ class Worker:
 
     # --- completing ---------------------------------------------------------------------------
     def _complete_loop(self) -> None:
+        """Write outcomes back in batches: all that finished while the last batch was in flight."""
         while True:
             batch = [self._completions.get()]
             while len(batch) < 500 and not self._completions.empty():
@@ -215,18 +216,35 @@ class Worker:
             self._scripts.call(pipe, "complete", [keys.retries], args)
 
         try:
-            accepted = self._scripts.execute(build)[-1]
-        except redis.RedisError as error:
-            logger.error("could not write %d outcome(s) back: %s", len(items), error)
-            accepted = [1] * len(items)
-        for (claim, _), ok in zip(items, accepted, strict=True):
-            if not ok:
-                logger.warning("refused a late outcome of task run %s (fenced)", claim.task_run_id)
-        with self._slots:
-            for claim, _ in items:
-                self._inflight.pop(claim.entry_id, None)
-            self._upkeep.inflight = len(self._inflight)
-            self._slots.notify_all()
+            accepted = self._write(build, len(items))
+            for (claim, _), ok in zip(items, accepted, strict=True):
+                if not ok:
+                    logger.warning("refused a late outcome of task run %s", claim.task_run_id)
+        except Exception:
+            # Not acknowledged, the entries stay pending under this worker's name: when it is
+            # gone, the reaper of another worker puts them back on the queue (at-least-once).
+            logger.exception("could not write %d outcome(s) back", len(items))
+        finally:
+            with self._slots:
+                for claim, _ in items:
+                    self._inflight.pop(claim.entry_id, None)
+                self._upkeep.inflight = len(self._inflight)
+                self._slots.notify_all()
+
+    def _write(self, build: Any, count: int) -> list[int]:
+        """Run the completion pipeline, retrying while Redis is unreachable (up to ~30 s)."""
+        delay, deadline = 0.1, time.monotonic() + 30
+        while True:
+            try:
+                return list(self._scripts.execute(build)[-1])
+            except redis.ConnectionError as error:
+                if time.monotonic() > deadline:
+                    raise
+                logger.warning(
+                    "Redis unreachable writing %d outcome(s), retrying: %s", count, error
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> None:
