@@ -174,9 +174,19 @@ def run_attempt(
     Retries without a delay run here at once; one with a delay is handed back, so that the
     caller can schedule it (in Redis) and free its slot.
     """
+    if call.task.is_async:
+        return asyncio.run(run_attempt_async(call, upstream))
     try:
-        if call.task.is_async:
-            return asyncio.run(run_task_async(call, upstream, _defer_async)), None
         return run_task_sync(call, upstream, mode, _defer), None
+    except RetryLater as later:
+        return call.run.state, later.delay
+
+
+async def run_attempt_async(
+    call: TaskCall, upstream: Mapping[str, State]
+) -> tuple[State, float | None]:
+    """:func:`run_attempt` for an ``async def`` task, on the running event loop."""
+    try:
+        return await run_task_async(call, upstream, _defer_async), None
     except RetryLater as later:
         return call.run.state, later.delay

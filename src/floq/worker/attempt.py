@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import run_attempt
+from floq.engine.task_runs import TaskCall, run_attempt
 from floq.errors import FloqError, SerializationError
 from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
@@ -65,6 +65,27 @@ class Result:
     dead_letter: str | None = None  # why the payload could not be run, if it could not
 
 
+def prepare(
+    payload: bytes,
+    code: str,
+    code_raw: bytes | None,
+    upstream: dict[str, bytes | None],
+    previous: bytes | None,
+    secret: bytes | None,
+) -> tuple[TaskCall, dict[str, State]]:
+    """The decoded call (its run resumed if this is a retry) and its upstream states."""
+    record = CallRecord.decode(payload, secret)
+    call = record.to_call(task_for(code, code_raw, secret))
+    if previous is not None:
+        call.run.adopt(*decode_outcome(previous, secret))
+    states = {run_id: _upstream_state(run_id, raw, secret) for run_id, raw in upstream.items()}
+    return call, states
+
+
+def result_of(call: TaskCall, state: State, delay: float | None, secret: bytes | None) -> Result:
+    return Result(encode_outcome(call.run, state, secret), delay is None, delay)
+
+
 def execute(
     payload: bytes,
     code: str,
@@ -75,11 +96,14 @@ def execute(
     mode: TimeoutMode,
 ) -> Result:
     """Decode the call, run one attempt (and any immediate retries), encode the outcome."""
-    record = CallRecord.decode(payload, secret)
-    call = record.to_call(task_for(code, code_raw, secret))
-    if previous is not None:
-        call.run.adopt(*decode_outcome(previous, secret))
-    states = {run_id: _upstream_state(run_id, raw, secret) for run_id, raw in upstream.items()}
+    call, states = prepare(payload, code, code_raw, upstream, previous, secret)
+    return result_of(call, *attempt_sync(call, states, mode), secret)
+
+
+def attempt_sync(
+    call: TaskCall, states: dict[str, State], mode: TimeoutMode
+) -> tuple[State, float | None]:
+    """Run the attempt here; should floq itself fail, the run ends Crashed."""
     delay: float | None = None
 
     def attempt() -> State:
@@ -87,8 +111,7 @@ def execute(
         state, delay = run_attempt(call, states, mode)
         return state
 
-    state = guarded(call, attempt)
-    return Result(encode_outcome(call.run, state, secret), delay is None, delay)
+    return guarded(call, attempt), delay
 
 
 def _upstream_state(run_id: str, raw: bytes | None, secret: bytes | None) -> State:

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
 from floq.engine.shells import TimeoutMode
+from floq.engine.task_runs import run_attempt_async
 from floq.errors import SerializationError
+from floq.runners.event_loop import EventLoopThread
 from floq.runners.pool import ThreadPool
-from floq.worker.attempt import Claim, Result, crashed, execute, undecodable
+from floq.states import State
+from floq.worker.attempt import (
+    Claim,
+    Result,
+    attempt_sync,
+    crashed,
+    execute,
+    prepare,
+    result_of,
+    undecodable,
+)
 
 Done = Callable[[Claim, Result], None]
 
@@ -26,14 +39,18 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
-def _settle(claim: Claim, done: Done, secret: bytes | None, get: Callable[[], Result]) -> None:
+def _settle(
+    claim: Claim, done: Done, secret: bytes | None, get: Callable[[], Result | None]
+) -> None:
+    """Call ``done`` with what ``get()`` gives (None: someone else will), or with its error."""
     try:
         result = get()
     except SerializationError as error:
         result = undecodable(claim, error, secret)
-    except BaseException as error:
+    except BaseException as error:  # whatever happened, the run gets an outcome
         result = crashed(claim, error, secret)
-    done(claim, result)
+    if result is not None:
+        done(claim, result)
 
 
 def _args(claim: Claim, secret: bytes | None, mode: TimeoutMode) -> tuple[Any, ...]:
@@ -41,18 +58,32 @@ def _args(claim: Claim, secret: bytes | None, mode: TimeoutMode) -> tuple[Any, .
 
 
 class ThreadExecutor:
-    """Concurrent mode: attempts on up to ``concurrency`` threads (async tasks on their loop)."""
+    """Concurrent mode: sync attempts on up to ``concurrency`` threads, async ones on one loop."""
 
     def __init__(self, concurrency: int, secret: bytes | None) -> None:
         self._pool = ThreadPool(concurrency, "floq-worker")
+        self._loop = EventLoopThread("floq-worker-async")
         self._secret = secret
 
     def submit(self, claim: Claim, done: Done) -> None:
-        args = _args(claim, self._secret, TimeoutMode.THREAD)
-        self._pool.submit(_settle, claim, done, self._secret, partial(execute, *args))
+        self._pool.submit(_settle, claim, done, self._secret, partial(self._run, claim, done))
+
+    def _run(self, claim: Claim, done: Done) -> Result | None:
+        secret = self._secret
+        call, states = prepare(*_args(claim, secret, TimeoutMode.THREAD)[:-1])
+        if not call.task.is_async:
+            return result_of(call, *attempt_sync(call, states, TimeoutMode.THREAD), secret)
+        running = self._loop.submit(run_attempt_async(call, states))
+
+        def finished(future: cf.Future[tuple[State, float | None]]) -> None:
+            _settle(claim, done, secret, lambda: result_of(call, *future.result(), secret))
+
+        running.add_done_callback(finished)
+        return None  # settled by ``finished``, from the loop's thread
 
     def shutdown(self) -> None:
         self._pool.shutdown()
+        self._loop.stop()
 
 
 class ProcessExecutor:
@@ -62,6 +93,8 @@ class ProcessExecutor:
         context = multiprocessing.get_context("spawn")
         self._pool = cf.ProcessPoolExecutor(processes, mp_context=context)
         self._secret = secret
+        # Start every process now, not on the first claims (spawning takes ~0.5 s each).
+        cf.wait([self._pool.submit(os.getpid) for _ in range(processes)], timeout=60)
 
     def submit(self, claim: Claim, done: Done) -> None:
         future = self._pool.submit(execute, *_args(claim, self._secret, TimeoutMode.SIGNAL))
