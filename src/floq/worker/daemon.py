@@ -19,12 +19,13 @@ from typing import Any
 
 import redis
 
+from floq.errors import SerializationError
 from floq.settings import Settings
 from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
 from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
-from floq.worker.attempt import Claim, Result
+from floq.worker.attempt import Claim, Result, undecodable
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.upkeep import Upkeep
 
@@ -122,15 +123,39 @@ class Worker:
             reply = self._reader.xreadgroup(
                 GROUP, self.config.name, dict.fromkeys(streams, ">"), count=count, block=500
             )
-            claims = [
-                Claim.decode(streams[stream.decode()], entry_id, fields)
-                for stream, entries in reply or ()
-                for entry_id, fields in entries
-            ]
+            claims = []
+            for stream, entries in reply or ():
+                for entry_id, fields in entries:
+                    try:
+                        claims.append(Claim.decode(streams[stream.decode()], entry_id, fields))
+                    except SerializationError as error:
+                        self._reject(streams[stream.decode()], entry_id, fields, error)
             if claims:
                 self._start(self._with_inputs(claims))
             elif self.config.burst and not self._inflight and self._queues_idle(streams):
                 return
+
+    def _reject(
+        self, queue: str, entry_id: bytes, fields: dict[bytes, bytes], error: SerializationError
+    ) -> None:
+        """A malformed entry: its run (if it names one) ends Failed; it goes to the dead letters."""
+        flow_run_id, task_run_id = fields.get(b"f"), fields.get(b"t")
+        if flow_run_id and task_run_id:
+            claim = Claim(queue, entry_id.decode(), flow_run_id.decode(), task_run_id.decode(),
+                          fields.get(b"p", b""))  # fmt: skip
+            with self._slots:
+                self._inflight[claim.entry_id] = claim
+            self._done(claim, undecodable(claim, error, self._secret))
+            return
+        stream = self.keys.queue(queue)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.xadd(
+            self.keys.dead(queue), {"entry": entry_id, "reason": str(error), "raw": error.raw}
+        )
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        pipe.execute()
+        logger.error("dead-lettered malformed entry %s on %s: %s", entry_id, queue, error)
 
     def _queues_idle(self, streams: dict[str, str]) -> bool:
         pipe = self._client.pipeline(transaction=False)

@@ -1,0 +1,43 @@
+"""Fixtures of the integration tests: a client and the key layout of the test's namespace.
+
+The server, the namespace and the ``workers`` factory come from ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from floq.runners import RedisTaskRunner
+from floq.store import embedded
+from floq.store.keys import Keys
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[Any]:
+    """A plain client of the test server (bytes replies)."""
+    connection = redis.Redis.from_url(redis_url, socket_timeout=10)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def keys(namespace: str) -> Keys:
+    return Keys(namespace)
+
+
+@pytest.fixture
+def runner(redis_url: str, namespace: str) -> RedisTaskRunner:
+    """A RedisTaskRunner on the test's server and namespace."""
+    return RedisTaskRunner(url=redis_url, namespace=namespace)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (just bound and released)."""
+    port = embedded.free_port()
+    assert port != 6379
+    return port

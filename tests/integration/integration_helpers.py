@@ -1,0 +1,87 @@
+"""What the integration test modules share besides fixtures (this folder is on sys.path).
+
+Nothing here is used inside a task: tasks run in worker processes, which cannot import this.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from floq.runners.transport import decode_outcome
+from floq.states import State
+from floq.store.keys import Keys
+
+T = TypeVar("T")
+
+WAIT = 30.0  # bound on any wait that could otherwise hang
+
+WORKER_CLI = [sys.executable, "-c", "from floq.cli import flow_worker_cli; flow_worker_cli()"]
+FLOQ_CLI = [sys.executable, "-c", "from floq.cli import floq_cli; floq_cli()"]
+
+
+def wait_until(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def call_bounded(fn: Callable[[], T], timeout: float) -> tuple[T | None, BaseException | None]:
+    """Run ``fn`` in a thread; (value, None) or (None, error); fail if it runs over ``timeout``."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as error:
+            box["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"still running after {timeout} s (hangs?)"
+    return box.get("value"), box.get("error")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any FLOQ_ setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOQ_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    command: list[str], *args: str, env: dict[str, str], timeout: float = WAIT
+) -> subprocess.CompletedProcess[str]:
+    """Run a CLI to its end within ``timeout`` (a hang fails the test, naming the command)."""
+    try:
+        return subprocess.run(
+            [*command, *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as error:
+        raise AssertionError(f"{args} did not exit within {timeout} s: {error.output!r}") from None
+
+
+def outcomes(client: Any, keys: Keys, flow_run_id: str) -> list[tuple[str, State]]:
+    """(task run id, state) of every outcome in a flow run's results stream, oldest first."""
+    found = []
+    for _, fields in client.xrange(keys.results(flow_run_id)):
+        if b"s" in fields:  # the coordinator's stop marker has no outcome
+            found.append((fields[b"t"].decode(), decode_outcome(fields[b"s"])[0]))
+    return found
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

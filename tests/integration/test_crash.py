@@ -1,0 +1,64 @@
+"""A worker SIGKILLed mid-task: the run is taken over by another worker, recorded once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+from integration_helpers import WAIT, lines, outcomes, wait_until
+
+from floq import flow, task
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@task
+def slow_mark(path: str, seconds: float) -> str:
+    with open(path, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return "survived"
+
+
+def test_sigkilled_worker_task_runs_again_elsewhere_and_is_recorded_once(
+    runner, workers, client, keys, tmp_path: Path
+) -> None:
+    for _ in range(2):
+        workers.start("--concurrency", "4")
+    workers.wait_registered(2)
+    marks = tmp_path / "executions"
+    seen: dict[str, Any] = {}
+
+    @flow(task_runner=runner)
+    def survives() -> str:
+        future = slow_mark.submit(str(marks), 3.0)
+        seen["future"] = future
+        first = int(wait_until(lambda: lines(marks), 15, "the first execution")[0])
+        victims = [p for p in workers.processes if p.pid == first]
+        assert victims, f"task ran in pid {first}, not in a worker process {workers.logs()}"
+        victims[0].send_signal(signal.SIGKILL)
+        victims[0].wait(timeout=10)
+        seen["killed_at"] = time.monotonic()
+        wait_until(lambda: len(lines(marks)) >= 2, 30, f"a second execution\n{workers.logs()}")
+        seen["rerun_after"] = time.monotonic() - seen["killed_at"]
+        return future.result(timeout=WAIT)
+
+    assert survives() == "survived"
+
+    first, second = (int(pid) for pid in lines(marks))
+    survivor = next(p for p in workers.processes if p.pid != first)
+    assert second == survivor.pid, (first, second)
+    assert seen["rerun_after"] < 30
+    future = seen["future"]
+    assert future.state.is_completed()
+    flow_run_id = future.task_run.flow_run_id
+    assert flow_run_id
+    mine = [state for run_id, state in outcomes(client, keys, flow_run_id)
+            if run_id == future.task_run_id]  # fmt: skip
+    assert [state.is_final() for state in mine].count(True) == 1, mine
+    assert mine[-1].is_completed()
