@@ -31,6 +31,8 @@ from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
 
+DEAD_LETTERS_KEPT = 10_000  # per queue; the oldest go first
+
 
 def default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
@@ -237,7 +239,7 @@ class Worker:
                     pipe.xadd(keys.dead(claim.queue), {
                         "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
                         "reason": result.dead_letter, "payload": claim.payload,
-                    })  # fmt: skip
+                    }, maxlen=DEAD_LETTERS_KEPT)  # fmt: skip
             self._scripts.call(pipe, "complete", [keys.retries], args)
 
         try:

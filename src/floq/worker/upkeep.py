@@ -72,6 +72,10 @@ class Upkeep:
 
     def reap(self) -> int:
         """Hand back the pending entries of every consumer whose heartbeat lapsed."""
+        for name in self._client.smembers(self._keys.workers):
+            name = name.decode() if isinstance(name, bytes) else name
+            if not self._client.exists(self._keys.worker(name)):
+                self._client.srem(self._keys.workers, name)  # gone: off the list of workers
         taken = 0
         for queue in self._config.queues:
             stream = self._keys.queue(queue)
