@@ -151,8 +151,8 @@ class Worker:
             return
         stream = self.keys.queue(queue)
         pipe = self._client.pipeline(transaction=False)
-        fields: dict[str, Any] = {"entry": entry_id, "reason": str(error), "raw": error.raw}
-        pipe.xadd(self.keys.dead(queue), fields, maxlen=DEAD_LETTERS_KEPT)
+        letter: dict[str, Any] = {"entry": entry_id, "reason": str(error), "raw": error.raw}
+        pipe.xadd(self.keys.dead(queue), letter, maxlen=DEAD_LETTERS_KEPT)
         pipe.xack(stream, GROUP, entry_id)
         pipe.xdel(stream, entry_id)
         pipe.execute()
