@@ -6,7 +6,7 @@
 -- Returns one 1 (recorded) or 0 (refused) per outcome.
 local retries = KEYS[1]
 local group, consumer, qprefix, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local replies = {}
+local replies, expiring = {}, {}
 for i = 5, #ARGV, 8 do
   local queue, entry, fr, prefix = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local tid, outcome, final, due = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
@@ -21,14 +21,14 @@ for i = 5, #ARGV, 8 do
   if accepted == 1 then
     redis.call('XACK', stream, group, entry)
     redis.call('XDEL', stream, entry)
-    redis.call('HSET', task, 's', outcome, 'e', '')
     local results = prefix .. 'results'
     redis.call('XADD', results, '*', 't', tid, 's', outcome)
-    redis.call('EXPIRE', results, ttl)
+    expiring[results] = true
     if final == '1' then
-      redis.call('HSET', task, 'f', '1')
+      redis.call('HSET', task, 's', outcome, 'e', '', 'f', '1')
       local deps = prefix .. 'd:' .. tid
-      for _, d in ipairs(redis.call('SMEMBERS', deps)) do
+      local dependents = redis.call('SMEMBERS', deps)
+      for _, d in ipairs(dependents) do
         local dkey = prefix .. 't:' .. d
         if redis.call('HINCRBY', dkey, 'w', -1) == 0 then
           local f = redis.call('HMGET', dkey, 'p', 'u', 'q', 'n', 'c')
@@ -37,12 +37,20 @@ for i = 5, #ARGV, 8 do
           redis.call('HSET', dkey, 'e', id)
         end
       end
-      redis.call('DEL', deps)
-    elseif due ~= '' then
-      redis.call('HINCRBY', task, 'n', 1)
-      redis.call('ZADD', retries, due, task)
+      if #dependents > 0 then
+        redis.call('DEL', deps)
+      end
+    else
+      redis.call('HSET', task, 's', outcome, 'e', '')
+      if due ~= '' then
+        redis.call('HINCRBY', task, 'n', 1)
+        redis.call('ZADD', retries, due, task)
+      end
     end
   end
   replies[#replies + 1] = accepted
+end
+for results in pairs(expiring) do
+  redis.call('EXPIRE', results, ttl)
 end
 return replies

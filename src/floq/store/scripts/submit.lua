@@ -18,14 +18,14 @@ for i = 5, #ARGV, 4 do
       waiting = waiting + 1
     end
   end
-  redis.call('HSET', task, 'r', fr, 'i', tid, 'p', payload, 'q', queue, 'u', ups, 'w', waiting,
-    'n', 1, 'c', code)
-  redis.call('EXPIRE', task, ttl)
+  local entry = ''
   if waiting == 0 then
-    local id = redis.call('XADD', stream, '*', 'f', fr, 't', tid, 'p', payload, 'u', ups, 'n', 1,
+    entry = redis.call('XADD', stream, '*', 'f', fr, 't', tid, 'p', payload, 'u', ups, 'n', 1,
       'c', code)
-    redis.call('HSET', task, 'e', id)
   end
+  redis.call('HSET', task, 'r', fr, 'i', tid, 'p', payload, 'q', queue, 'u', ups, 'w', waiting,
+    'n', 1, 'c', code, 'e', entry)
+  redis.call('EXPIRE', task, ttl)
   waiting_total = waiting_total + waiting
 end
 return waiting_total
