@@ -14,6 +14,7 @@ import contextlib
 import logging
 import queue as queues
 import threading
+import time
 from typing import Any
 
 import redis
@@ -164,6 +165,7 @@ class RedisTaskRunner(TaskRunner):
                     if fields[b"t"] == _STOP:
                         return
                     self._receive(fields[b"t"].decode(), fields[b"s"])
+            time.sleep(0)  # let the threads just woken run before we read again
 
     def _receive(self, run_id: str, raw: bytes) -> None:
         future = self._futures_by_id.get(run_id)
