@@ -134,6 +134,7 @@ class Worker:
                         self._reject(streams[stream.decode()], entry_id, fields, error)
             if claims:
                 self._start(self._with_inputs(claims))
+                time.sleep(0)  # let the pool threads just handed work start on it
             elif self.config.burst and not self._inflight and self._queues_idle(streams):
                 return
 
