@@ -208,7 +208,10 @@ class Worker:
             self._executor.submit(claim, self._done)
 
     def _done(self, claim: Claim, result: Result) -> None:
-        self._completions.put((claim, result))
+        if len(self._inflight) == 1:
+            self._complete([(claim, result)])  # alone: nothing to batch with, skip the hand-off
+        else:
+            self._completions.put((claim, result))
 
     # --- completing ---------------------------------------------------------------------------
     def _complete_loop(self) -> None:
