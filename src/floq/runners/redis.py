@@ -145,9 +145,7 @@ class RedisTaskRunner(TaskRunner):
             self._scripts.execute(build)
         except redis.RedisError as error:
             message = f"cannot submit to Redis at {redacted(self._address)}: {error}"
-            for run_id, *_ in items:
-                future = self._futures_by_id[run_id]
-                future.finish(crash(future.task_run, FloqError(message, run_id=run_id), message))
+            _crash([self._futures_by_id[run_id] for run_id, *_ in items], message)
 
     # --- the collector: outcomes in from the flow run's result stream -----------------------
     def _collect(self) -> None:
@@ -177,6 +175,11 @@ class RedisTaskRunner(TaskRunner):
             future.finish(state)
 
     def _fail_all(self, message: str) -> None:
-        for future in self._futures_by_id.values():
-            if not future.done():
-                future.finish(crash(future.task_run, FloqError(message), message))
+        _crash([f for f in self._futures_by_id.values() if not f.done()], message)
+
+
+def _crash(futures: list[TaskFuture[Any]], message: str) -> None:
+    """End these runs Crashed: the coordinator lost its way to Redis."""
+    for future in futures:
+        run = future.task_run
+        future.finish(crash(run, FloqError(message, run_id=run.id), message))
