@@ -27,6 +27,7 @@ WORKER_ENV = {
     "FLOQ_REAP_SECONDS": "0.5",
     "FLOQ_DRAIN_SECONDS": "10",
     "FLOQ_LOG_LEVEL": "INFO",
+    "FLOQ_FLOW_SLOTS": "0",  # tests that run enqueued flow runs ask for slots with --flow-slots
 }
 
 
@@ -50,8 +51,12 @@ def redis_url() -> Iterator[str]:
 
 
 def _delete_namespace(url: str, namespace: str) -> None:
+    """Delete the namespace's keys, and RQ's keys of its flow runs and flow-run queues."""
     client = redis.Redis.from_url(url)
+    runs = [run.decode() for run in client.zrange(f"{namespace}:runs", 0, -1)]
     keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    keys += list(client.scan_iter(match=f"rq:*{namespace}:*", count=1000))
+    keys += [f"rq:{kind}:{run}" for run in runs for kind in ("job", "results", "executions")]
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
     client.close()

@@ -73,7 +73,10 @@ def run_command(target: str, params: tuple[str, ...]) -> None:
 @click.option("--dask-address", help="Dask scheduler for dask mode [FLOQ_DASK_ADDRESS]")
 @click.option("--name", help="this worker's name (default: host-pid-random)")
 @click.option("--namespace", help="prefix of floq's Redis keys [FLOQ_NAMESPACE]")
-@click.option("--burst", is_flag=True, help="exit once the queues are empty")
+@click.option(
+    "--flow-slots", type=click.IntRange(min=0), help="enqueued flow runs at once [FLOQ_FLOW_SLOTS]"
+)
+@click.option("--burst", is_flag=True, help="exit once the queues are empty (no flow slots)")
 def flow_worker_cli(
     url: str | None,
     queues: tuple[str, ...],
@@ -83,6 +86,7 @@ def flow_worker_cli(
     dask_address: str | None,
     name: str | None,
     namespace: str | None,
+    flow_slots: int | None,
     burst: bool,
 ) -> None:
     """Run task runs from Redis queues: threads, processes or a Dask cluster."""
@@ -97,6 +101,7 @@ def flow_worker_cli(
             processes=processes,
             dask_address=dask_address,
             namespace=namespace,
+            flow_slots=flow_slots,
         )
         logs.install_default_handler(settings.log_level)
         config = WorkerConfig(
@@ -108,6 +113,7 @@ def flow_worker_cli(
             processes=settings.processes,
             dask_address=settings.dask_address,
             burst=burst,
+            flow_slots=0 if burst else settings.flow_slots,
             **({"name": name} if name else {}),
         )
         worker = Worker(config)

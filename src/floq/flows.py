@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from floq.definitions import Definition, build_options
 from floq.engine.core import RunSpec
@@ -13,6 +13,9 @@ from floq.engine.retries import DelaySpec, RetryPolicy
 from floq.runners.base import TaskRunner
 from floq.runs import FlowRunRecord
 from floq.states import State
+
+if TYPE_CHECKING:
+    from floq.producer import FlowRun
 
 __all__ = ["Flow", "flow"]
 
@@ -72,6 +75,14 @@ class Flow(Definition[P, R]):
             return self._call_async(args, kwargs, return_state)
         state = run_flow_sync(self, args, kwargs)
         return state if return_state else state.result()
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> FlowRun:
+        """Put a run of this flow on the ``default`` queue for a flow-worker; its handle.
+
+        For the queue, retries or a delay, use :func:`floq.producer.enqueue`."""
+        from floq.producer import enqueue
+
+        return enqueue(self, args, kwargs)
 
     async def _call_async(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], return_state: bool

@@ -22,6 +22,7 @@ FLOQ_WORKER_MODE           concurrent, parallel or dask               concurrent
 FLOQ_CONCURRENCY           task runs a worker runs at once            16
 FLOQ_PROCESSES             processes of a parallel-mode worker        CPU count
 FLOQ_DASK_ADDRESS          scheduler of a dask-mode worker            (local cluster)
+FLOQ_FLOW_SLOTS            enqueued flow runs a flow-worker runs      1
 =========================  =========================================  ================
 
 With the defaults, a task run held by a worker that was killed runs again within about
@@ -61,6 +62,7 @@ class Settings:
     concurrency: int = 16
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     dask_address: str | None = None
+    flow_slots: int = 1
 
     def __post_init__(self) -> None:
         if self.log_level not in _LEVELS:
@@ -89,6 +91,8 @@ class Settings:
         for name, value in positive.items():
             if not value > 0:
                 raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+        if self.flow_slots < 0:
+            raise ConfigurationError(f"FLOQ_FLOW_SLOTS must be >= 0, got {self.flow_slots!r}")
         if self.worker_ttl <= self.heartbeat_seconds:
             raise ConfigurationError(
                 f"FLOQ_WORKER_TTL ({self.worker_ttl}) must be longer than "
@@ -150,6 +154,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_CONCURRENCY": ("concurrency", int),
     "FLOQ_PROCESSES": ("processes", int),
     "FLOQ_DASK_ADDRESS": ("dask_address", str),
+    "FLOQ_FLOW_SLOTS": ("flow_slots", int),
 }
 
 

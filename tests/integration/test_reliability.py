@@ -70,7 +70,7 @@ class OneRun:
 
     def submit(self) -> int:
         args = [self.keys.flow_prefix(self.flow_run_id), self.flow_run_id, "default", TTL,
-                self.task_run_id, b"payload", "", "code-address"]  # fmt: skip
+                self.task_run_id, b"payload", "", "code-address", "task-name"]  # fmt: skip
         return int(self.scripts.call(self.client, "submit", [self.stream], args))
 
     def claim(self, consumer: str) -> str:
@@ -87,7 +87,8 @@ class OneRun:
         """1 if ``consumer``'s outcome of attempt ``entry`` was recorded, 0 if refused."""
         args = [GROUP, consumer, self.keys.queue_prefix, TTL,
                 "default", entry, self.flow_run_id, self.keys.flow_prefix(self.flow_run_id),
-                self.task_run_id, b"outcome of " + consumer.encode(), "1", ""]  # fmt: skip
+                self.task_run_id, b"outcome of " + consumer.encode(), "1", "",
+                "COMPLETED", "Completed", "", "1.0", "2.0"]  # fmt: skip
         [accepted] = self.scripts.call(self.client, "complete", [self.keys.retries], args)
         return int(accepted)
 

@@ -23,12 +23,14 @@ from floq.settings import get_settings
 from floq.states import State
 
 
-def _begin(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowRunContext:
+def _begin(
+    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None
+) -> FlowRunContext:
     from floq.runners.threads import ConcurrentTaskRunner
 
     parameters = flow.bind(args, kwargs)
     parent = context.current_flow_run()
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     record = FlowRunRecord(
         run_id,
         f"{flow.name}-{run_id[:8]}",
@@ -68,8 +70,11 @@ def _settle(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
     return value
 
 
-def run_flow_sync(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
-    flow_run = _begin(flow, args, kwargs)
+def run_flow_sync(
+    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None = None
+) -> State:
+    """Run ``flow`` here; ``run_id`` names the flow run (an enqueued run keeps its id)."""
+    flow_run = _begin(flow, args, kwargs, run_id)
 
     def attempt() -> Any:
         first_run = len(flow_run.task_runs)
@@ -84,8 +89,10 @@ def run_flow_sync(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> S
         return drive_sync(attempts(spec, flow_run.run), attempt, spec.label)
 
 
-async def run_flow_async(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> State:
-    flow_run = _begin(flow, args, kwargs)
+async def run_flow_async(
+    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None = None
+) -> State:
+    flow_run = _begin(flow, args, kwargs, run_id)
 
     async def attempt() -> Any:
         first_run = len(flow_run.task_runs)

@@ -36,8 +36,8 @@ logger = logging.getLogger("floq.runners")
 
 _BATCH = 500
 
-# run id, flow run id, payload, upstream ids, code address, code bytes (first use only)
-_Submission = tuple[str, str, bytes, str, str, bytes | None]
+# run id, flow run id, payload, upstream ids, code address, code bytes (first use only), name
+_Submission = tuple[str, str, bytes, str, str, bytes | None, str]
 _STOP = b"stop"
 
 
@@ -106,7 +106,16 @@ class RedisTaskRunner(TaskRunner):
             self._spawn(self._collect, "floq-redis-collect")
         self._futures_by_id[call.run.id] = future
         upstream = ",".join(call.upstream)
-        self._outbox.put((call.run.id, self._flow_run_id, payload, upstream, code, new_code))
+        submission = (
+            call.run.id,
+            self._flow_run_id,
+            payload,
+            upstream,
+            code,
+            new_code,
+            call.run.name,
+        )
+        self._outbox.put(submission)
 
     def _code_of(self, task: Any) -> tuple[str, bytes | None]:
         """The task's content address, and its bytes the first time (to be stored)."""
@@ -132,9 +141,9 @@ class RedisTaskRunner(TaskRunner):
     def _send(self, items: list[_Submission]) -> None:
         keys, flow_run_id = self._keys, items[0][1]
         args: list[Any] = [keys.flow_prefix(flow_run_id), flow_run_id, self.queue, self._ttl]
-        codes = [(code, raw) for _, _, _, _, code, raw in items if raw is not None]
-        for run_id, _, payload, upstream, code, _ in items:
-            args += (run_id, payload, upstream, code)
+        codes = [(code, raw) for _, _, _, _, code, raw, _ in items if raw is not None]
+        for run_id, _, payload, upstream, code, _, name in items:
+            args += (run_id, payload, upstream, code, name)
 
         def build(pipe: Any) -> None:
             for code, raw in codes:

@@ -30,6 +30,23 @@ class Keys:
         """The hash of one task run (payload, queue, upstreams, waiting, entry, outcome)."""
         return f"{self.flow_prefix(flow_run_id)}t:{task_run_id}"
 
+    def run(self, flow_run_id: str) -> str:
+        """The hash of one flow run: its state (enqueued runs) and counts of its task runs."""
+        return f"{self.flow_prefix(flow_run_id)}run"
+
+    def task_index(self, flow_run_id: str) -> str:
+        """The list of a flow run's task run ids, in submission order."""
+        return f"{self.flow_prefix(flow_run_id)}tasks"
+
+    def events(self, flow_run_id: str) -> str:
+        """The stream of a flow run's state changes (what `FlowRun.wait` blocks on)."""
+        return f"{self.flow_prefix(flow_run_id)}events"
+
+    @property
+    def runs(self) -> str:
+        """Sorted set of enqueued flow run ids, scored by creation time (epoch s)."""
+        return f"{self.ns}:runs"
+
     def code(self, address: str) -> str:
         """A task's code, stored once by content address and shared by all its calls."""
         return f"{self.ns}:code:{address}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-NAMES = ("submit", "complete", "promote", "reclaim")
+NAMES = ("submit", "complete", "promote", "reclaim", "cancel", "flow_state")
 
 
 @cache

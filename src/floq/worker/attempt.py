@@ -13,7 +13,7 @@ from floq.engine.task_runs import TaskCall, run_attempt
 from floq.errors import FloqError, SerializationError
 from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
-from floq.runs import TaskRunRecord
+from floq.runs import RunRecord, TaskRunRecord
 from floq.states import Crashed, Failed, State
 from floq.store.records import CallRecord, task_for
 
@@ -63,6 +63,16 @@ class Result:
     final: bool = True
     retry_in: float | None = None
     dead_letter: str | None = None  # why the payload could not be run, if it could not
+    # the outcome in plain words for `floq inspect`: state type, name, message, start, end
+    summary: tuple[str, str, str, str, str] = ("FAILED", "Failed", "", "", "")
+
+
+def summarize(run: RunRecord, state: State) -> tuple[str, str, str, str, str]:
+    """State type, state name, message (shortened), attempt start and end (epoch seconds)."""
+    running = [s.timestamp for s in run.history if s.is_running()]
+    started = running[-1] if running else state.timestamp
+    message = state.message if len(state.message) <= 500 else state.message[:497] + "..."
+    return (state.type.value, state.name, message, f"{started:.6f}", f"{state.timestamp:.6f}")
 
 
 def prepare(
@@ -83,7 +93,8 @@ def prepare(
 
 
 def result_of(call: TaskCall, state: State, delay: float | None, secret: bytes | None) -> Result:
-    return Result(encode_outcome(call.run, state, secret), delay is None, delay)
+    outcome = encode_outcome(call.run, state, secret)
+    return Result(outcome, delay is None, delay, summary=summarize(call.run, state))
 
 
 def execute(
@@ -129,7 +140,8 @@ def undecodable(claim: Claim, error: BaseException, secret: bytes | None) -> Res
         f"the payload of task run {claim.task_run_id} could not be decoded: {reason}",
     )
     run.adopt(failed, [run.state, failed], 0)
-    return Result(encode_outcome(run, failed, secret), dead_letter=reason)
+    outcome = encode_outcome(run, failed, secret)
+    return Result(outcome, dead_letter=reason, summary=summarize(run, failed))
 
 
 def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
@@ -138,4 +150,4 @@ def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
     message = f"the worker lost task run {claim.task_run_id}: {type(error).__name__}: {error}"
     state = Crashed(FloqError(message, run_id=claim.task_run_id), message)
     run.adopt(state, [run.state, state], claim.attempt)
-    return Result(encode_outcome(run, state, secret))
+    return Result(encode_outcome(run, state, secret), summary=summarize(run, state))

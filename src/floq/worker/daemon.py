@@ -27,6 +27,7 @@ from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
 from floq.worker.attempt import Claim, Result, undecodable
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
+from floq.worker.flow_slots import FlowSlots
 from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
@@ -51,6 +52,7 @@ class WorkerConfig:
     dask_address: str | None = None
     name: str = field(default_factory=default_name)
     burst: bool = False
+    flow_slots: int = 0  # RQ workers for enqueued flow runs (see floq.worker.flow_slots)
 
     @property
     def capacity(self) -> int:
@@ -84,16 +86,19 @@ class Worker:
             ensure_group(self._client, self.keys.queue(name), GROUP)
         self._executor = self._make_executor()
         self._upkeep.start()
+        slots = FlowSlots(config)
+        slots.start()
         completer = threading.Thread(target=self._complete_loop, name="floq-complete", daemon=True)
         completer.start()
         logger.info(
-            "worker %s: %s mode, %d slot(s), queues %s, Redis %s",
-            config.name, config.mode, config.capacity, ",".join(config.queues),
+            "worker %s: %s mode, %d slot(s), %d flow slot(s), queues %s, Redis %s",
+            config.name, config.mode, config.capacity, config.flow_slots, ",".join(config.queues),
             redacted(config.url),
         )  # fmt: skip
         try:
             self._claim_loop()
         finally:
+            slots.stop(config.settings.drain_seconds)
             self._drain()
             self._completions.put(None)
             completer.join(timeout=10)
@@ -234,6 +239,7 @@ class Worker:
             args += (
                 claim.queue, claim.entry_id, claim.flow_run_id, keys.flow_prefix(claim.flow_run_id),
                 claim.task_run_id, result.outcome, "1" if result.final else "0", due,
+                *result.summary,
             )  # fmt: skip
 
         def build(pipe: Any) -> None:

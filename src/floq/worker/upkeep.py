@@ -54,6 +54,7 @@ class Upkeep:
             "pid": os.getpid(),
             "mode": config.mode,
             "slots": config.capacity,
+            "flow_slots": config.flow_slots,
             "queues": list(config.queues),
             "inflight": self.inflight,
             "heartbeat": time.time(),

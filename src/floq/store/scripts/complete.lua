@@ -2,14 +2,17 @@
 -- (fencing: the entry is still the run's current one and still ours in the pending list).
 -- KEYS[1] retries zset
 -- ARGV: group, consumer, queue-stream prefix, ttl, then per outcome: queue, entry id,
---       flow run id, flow-run prefix, task run id, outcome, final ('1'/'0'), retry due ms or ''
+--       flow run id, flow-run prefix, task run id, outcome, final ('1'/'0'), retry due ms or '',
+--       then the outcome in plain words for `floq inspect`: state type, state name, message,
+--       attempt start and end (epoch seconds)
 -- Returns one 1 (recorded) or 0 (refused) per outcome.
 local retries = KEYS[1]
 local group, consumer, qprefix, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local replies, expiring = {}, {}
-for i = 5, #ARGV, 8 do
+for i = 5, #ARGV, 13 do
   local queue, entry, fr, prefix = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local tid, outcome, final, due = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local stype, sname, message = ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
   local stream, task = qprefix .. queue, prefix .. 't:' .. tid
   local accepted = 0
   if redis.call('HGET', task, 'e') == entry then
@@ -24,8 +27,11 @@ for i = 5, #ARGV, 8 do
     local results = prefix .. 'results'
     redis.call('XADD', results, '*', 't', tid, 's', outcome)
     expiring[results] = true
+    redis.call('HSET', task, 'k', consumer, 'st', sname, 'm', message, 'a', ARGV[i + 11],
+      'z', ARGV[i + 12])
     if final == '1' then
       redis.call('HSET', task, 's', outcome, 'e', '', 'f', '1')
+      redis.call('HINCRBY', prefix .. 'run', 'n:' .. stype, 1)
       local deps = prefix .. 'd:' .. tid
       local dependents = redis.call('SMEMBERS', deps)
       for _, d in ipairs(dependents) do

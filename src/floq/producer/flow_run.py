@@ -1,0 +1,187 @@
+"""Enqueue whole flow runs from any process, and the :class:`FlowRun` handle to come back.
+
+``enqueue`` writes the flow run's record (Pending, or Scheduled for ``at``/``delay``) and puts an
+RQ job on RQ's queue ``<namespace>:<queue>``: RQ's ``Retry`` gives flow-level retries (the flow's
+own ``retries=`` still retries inside each run), RQ's scheduler runs delayed ones. The job has
+no RQ timeout (``job_timeout=-1``): a flow's ``timeout_seconds`` is floq's to enforce.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from floq import serialization
+from floq.errors import FloqError
+from floq.producer.jobs import TRAMPOLINE, JobSerializer, describe, rq_queue_name
+from floq.producer.status import reconcile
+from floq.producer.trampoline import encode_call
+from floq.runs import new_run_id
+from floq.settings import get_settings
+from floq.states import Cancelled, Pending, Scheduled, State, StateType
+from floq.store.connection import check, connect
+from floq.store.flow_runs import FlowRunStore
+from floq.store.keys import Keys
+
+_POLL = 1.0  # longest block on the event stream before the RQ job's status is read again
+
+
+def _store(url: str | None, namespace: str | None) -> FlowRunStore:
+    settings = get_settings()
+    address = url or settings.redis_url_or_embedded()
+    client = connect(address)
+    check(client, address)
+    return FlowRunStore(client, Keys(namespace or settings.namespace), settings.result_ttl)
+
+
+def enqueue(
+    flow: Any,
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    queue: str = "default",
+    retries: int = 0,
+    retry_delay_seconds: int | list[int] = 0,
+    at: datetime | None = None,
+    delay: float | timedelta | None = None,
+    url: str | None = None,
+    namespace: str | None = None,
+) -> FlowRun:
+    """Put a run of ``flow(*args, **kwargs)`` on ``queue`` for a flow-worker; its handle."""
+    kwargs = dict(kwargs or {})
+    parameters = flow.bind(args, kwargs)  # wrong arguments fail here, naming the flow
+    if retries < 0:
+        raise FloqError(f"enqueue {flow.name!r}: retries must be >= 0, got {retries}")
+    if at is not None and delay is not None:
+        raise FloqError(f"enqueue {flow.name!r}: give at= or delay=, not both")
+    payload = encode_call(flow, tuple(args), kwargs, queue)
+    store = _store(url, namespace)
+    run_id = new_run_id()
+    description = describe(flow.name, parameters)
+    first = Scheduled() if at is not None or delay is not None else Pending()
+    store.create(run_id, first, flow=flow.name, queue=queue, description=description)
+    rq_queue = Queue(
+        rq_queue_name(store.keys.ns, queue), connection=store.client, serializer=JobSerializer
+    )
+    options: dict[str, Any] = {
+        "args": (payload,), "job_id": run_id, "description": description, "job_timeout": -1,
+        "result_ttl": store.ttl, "failure_ttl": store.ttl, "meta": {"floq_flow": flow.name},
+        "retry": Retry(max=retries, interval=retry_delay_seconds) if retries else None,
+    }  # fmt: skip
+    try:
+        if at is not None:
+            rq_queue.enqueue_at(at, TRAMPOLINE, **options)
+        elif delay is not None:
+            seconds = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+            rq_queue.enqueue_in(seconds, TRAMPOLINE, **options)
+        else:
+            rq_queue.enqueue(TRAMPOLINE, **options)
+    except redis.RedisError as error:
+        store.transition(run_id, Cancelled(f"could not be enqueued: {error}"))
+        raise FloqError(f"cannot enqueue flow {flow.name!r}: {error}", run_id=run_id) from None
+    return FlowRun(run_id, store)
+
+
+class FlowRun:
+    """A handle on an enqueued flow run: ``.id``, ``.state``, ``.wait()``, ``.result()``,
+    ``.cancel()``. Get one in any process with ``FlowRun.fetch(id)``."""
+
+    def __init__(self, run_id: str, store: FlowRunStore) -> None:
+        self.id = run_id
+        self._store = store
+
+    @classmethod
+    def fetch(cls, run_id: str, url: str | None = None, namespace: str | None = None) -> FlowRun:
+        """The handle of flow run ``run_id``; FloqError if the server knows no such run."""
+        run = cls(run_id, _store(url, namespace))
+        if run._state() is None:
+            raise FloqError(f"no flow run {run_id!r} (never enqueued, or expired)", run_id=run_id)
+        return run
+
+    def __repr__(self) -> str:
+        return f"FlowRun({self.id!r})"
+
+    @property
+    def state(self) -> State:
+        state = self._state()
+        if state is None:
+            raise FloqError(f"flow run {self.id!r} is gone (expired?)", run_id=self.id)
+        return state
+
+    def record(self) -> dict[str, bytes]:
+        """The raw record: flow, queue, description, created/started/ended, counts."""
+        return self._store.record(self.id)
+
+    def _job(self) -> Job | None:
+        try:
+            return Job.fetch(self.id, connection=self._store.client, serializer=JobSerializer)
+        except NoSuchJobError:
+            return None
+
+    def _job_status(self, job: Job | None = None) -> str | None:
+        job = job or self._job()
+        status = None if job is None else job.get_status(refresh=False)
+        return None if status is None else str(getattr(status, "value", status))
+
+    def _state(self) -> State | None:
+        return reconcile(self._recorded(), self._job_status(), self.id)
+
+    def _recorded(self) -> State | None:
+        record = self._store.record(self.id)
+        if "type" not in record:
+            return None
+        if "outcome" in record:
+            state: State = serialization.loads(record["outcome"], get_settings().secret)
+            return state
+        return State(
+            StateType(record["type"].decode()),
+            record.get("state", b"").decode(),
+            record.get("message", b"").decode(),
+            float(record.get("ts", b"0")),
+        )
+
+    def wait(self, timeout: float | None = None) -> State:
+        """Block until the run ends (or ``timeout`` s pass); its state then."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = "0-0"
+        while True:
+            state = self.state
+            if state.is_final():
+                return state
+            left = _POLL if deadline is None else min(_POLL, deadline - time.monotonic())
+            if left <= 0:
+                return state
+            last = self._store.next_event(self.id, last, left)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
+        """The flow's value once the run ends; its exception if it failed (or returned with
+        ``raise_on_failure=False``); TimeoutError if it has not ended within ``timeout`` s."""
+        state = self.wait(timeout)
+        if not state.is_final():
+            raise TimeoutError(f"flow run {self.id} is still {state.name} after {timeout} s")
+        return state.result(raise_on_failure)
+
+    def cancel(self) -> State:
+        """Cancel the run: its queued task runs never run, a running flow is stopped.
+
+        Nothing else is touched. Returns the state it ends in (Cancelled, or the final state
+        it had already reached)."""
+        from rq.command import send_stop_job_command
+
+        store, run_id = self._store, self.id
+        if not store.transition(run_id, Cancelled(f"flow run {run_id} was cancelled")):
+            return self.state  # it had ended already
+        store.cancel_task_runs(run_id)
+        job = self._job()
+        status = self._job_status(job)
+        if job is not None and status == "started":
+            send_stop_job_command(store.client, run_id, serializer=JobSerializer)
+        elif job is not None and status not in ("finished", "failed", "stopped", "canceled"):
+            job.cancel()
+        return self.state

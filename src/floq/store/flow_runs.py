@@ -1,0 +1,116 @@
+"""Flow-run records in Redis: the state of enqueued flow runs and what their task runs did.
+
+A flow run's record is the hash ``ns:{<id>}:run``: its flow, queue, parameters, timestamps and
+state (written through ``flow_state.lua``, which never moves a run out of a final state), its
+encoded final state (``outcome``) and counts of its task runs by state type (``n:COMPLETED``
+...), kept by the task-run protocol scripts. ``ns:runs`` indexes enqueued runs by creation time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from floq.states import State
+from floq.store.keys import GROUP, Keys
+from floq.store.scripts import Scripts
+
+_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q", "w")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRunRow:
+    """One task run as `floq inspect` shows it."""
+
+    id: str
+    name: str
+    state: str
+    attempts: int
+    worker: str
+    started: float | None
+    ended: float | None
+    message: str
+    queue: str
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return max(0.0, self.ended - self.started)
+
+    @classmethod
+    def of(cls, task_run_id: str, values: list[Any]) -> TaskRunRow:
+        name, state, attempts, worker, started, ended, message, queue, waiting = (
+            _text(v) if v is not None else "" for v in values
+        )
+        if not state:
+            state = "NotReady" if waiting not in ("", "0") else "Pending"
+        return cls(
+            task_run_id, name or task_run_id, state, int(attempts or 0), worker,
+            float(started) if started else None, float(ended) if ended else None, message, queue,
+        )  # fmt: skip
+
+
+class FlowRunStore:
+    """Reads and writes flow-run records on one server, in one namespace."""
+
+    def __init__(self, client: Any, keys: Keys, ttl: int) -> None:
+        self.client, self.keys, self.ttl = client, keys, ttl
+        self.scripts = Scripts(client)
+
+    def create(self, run_id: str, state: State, **fields: str) -> None:
+        """Index a new flow run and write its first state and fields."""
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.keys.runs, {run_id: now})
+        pipe.zremrangebyscore(self.keys.runs, "-inf", now - self.ttl)  # expired records
+        self._transition(pipe, run_id, state, {"id": run_id, "created": f"{now:.6f}", **fields})
+        pipe.execute()
+
+    def transition(self, run_id: str, state: State, **fields: str | bytes) -> bool:
+        """Record ``state`` (and ``fields``) unless the run already ended; True if recorded."""
+        return bool(self._transition(self.client, run_id, state, fields))
+
+    def _transition(self, target: Any, run_id: str, state: State, fields: dict[str, Any]) -> Any:
+        keys = [self.keys.run(run_id), self.keys.events(run_id)]
+        args: list[Any] = [self.ttl, state.type.value, state.name, state.message]
+        args.append(f"{state.timestamp:.6f}")
+        for name, value in fields.items():
+            args += (name, value)
+        return self.scripts.call(target, "flow_state", keys, args)
+
+    def record(self, run_id: str) -> dict[str, bytes]:
+        """The flow run's record (empty if there is none, or it expired)."""
+        raw = self.client.hgetall(self.keys.run(run_id))
+        return {_text(k): v for k, v in raw.items()}
+
+    def recent(self, limit: int) -> list[str]:
+        """Ids of the most recently enqueued flow runs, newest first."""
+        return [_text(i) for i in self.client.zrevrange(self.keys.runs, 0, limit - 1)]
+
+    def task_runs(self, run_id: str) -> list[TaskRunRow]:
+        """Every task run of the flow run, in submission order."""
+        ids = [_text(i) for i in self.client.lrange(self.keys.task_index(run_id), 0, -1)]
+        pipe = self.client.pipeline(transaction=False)
+        for task_run_id in ids:
+            pipe.hmget(self.keys.task(run_id, task_run_id), _TASK_FIELDS)
+        return [TaskRunRow.of(i, values) for i, values in zip(ids, pipe.execute(), strict=True)]
+
+    def cancel_task_runs(self, run_id: str) -> int:
+        """Cancel the flow run's unfinished task runs (see ``cancel.lua``); how many."""
+        args = [self.keys.flow_prefix(run_id), self.keys.queue_prefix, GROUP]
+        return int(self.scripts.call(self.client, "cancel", [self.keys.retries], args))
+
+    def next_event(self, run_id: str, after: str, timeout: float) -> str:
+        """Block up to ``timeout`` s for a state change after event id ``after``; the last id."""
+        reply = self.client.xread(
+            {self.keys.events(run_id): after}, count=100, block=max(1, int(timeout * 1000))
+        )
+        if not reply:
+            return after
+        return _text(reply[0][1][-1][0])
