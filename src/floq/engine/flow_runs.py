@@ -9,7 +9,7 @@ task runs failed or crashed (as in Prefect 2).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,10 +71,17 @@ def _settle(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
 
 
 def run_flow_sync(
-    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None = None
+    flow: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None = None,
+    on_start: Callable[[FlowRunContext], None] | None = None,
 ) -> State:
-    """Run ``flow`` here; ``run_id`` names the flow run (an enqueued run keeps its id)."""
+    """Run ``flow`` here; ``run_id`` names the flow run (an enqueued run keeps its id) and
+    ``on_start`` sees its context first (`floq run` follows ``task_runs`` for its progress)."""
     flow_run = _begin(flow, args, kwargs, run_id)
+    if on_start is not None:
+        on_start(flow_run)
 
     def attempt() -> Any:
         first_run = len(flow_run.task_runs)
@@ -90,9 +97,15 @@ def run_flow_sync(
 
 
 async def run_flow_async(
-    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None = None
+    flow: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None = None,
+    on_start: Callable[[FlowRunContext], None] | None = None,
 ) -> State:
     flow_run = _begin(flow, args, kwargs, run_id)
+    if on_start is not None:
+        on_start(flow_run)
 
     async def attempt() -> Any:
         first_run = len(flow_run.task_runs)
