@@ -103,8 +103,9 @@ class FlowRunStore:
 
     def cancel_task_runs(self, run_id: str) -> int:
         """Cancel the flow run's unfinished task runs (see ``cancel.lua``); how many."""
-        args = [self.keys.flow_prefix(run_id), self.keys.queue_prefix, GROUP]
-        return int(self.scripts.call(self.client, "cancel", [self.keys.retries], args))
+        keys = [self.keys.retries, self.keys.cancelled]
+        args = [self.keys.flow_prefix(run_id), self.keys.queue_prefix, GROUP, run_id, time.time()]
+        return int(self.scripts.call(self.client, "cancel", keys, args))
 
     def next_event(self, run_id: str, after: str, timeout: float) -> str:
         """Block up to ``timeout`` s for a state change after event id ``after``; the last id."""

@@ -60,6 +60,11 @@ class Keys:
         """Sorted set of task-run hashes waiting for a retry, scored by due time (ms)."""
         return f"{self.ns}:retries"
 
+    @property
+    def cancelled(self) -> str:
+        """Sorted set of flow runs cancelled in the last hour, scored by when (epoch s)."""
+        return f"{self.ns}:cancelled"
+
     def dead(self, queue: str) -> str:
         """Stream of payloads that could not be decoded, with the reason."""
         return f"{self.ns}:dead:{queue}"

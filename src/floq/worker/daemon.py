@@ -71,6 +71,7 @@ class Worker:
         self._stopping = threading.Event()
         self._slots = threading.Condition()
         self._inflight: dict[str, Claim] = {}
+        self._interrupted: set[str] = set()  # entry ids
         self._completions: queues.SimpleQueue[tuple[Claim, Result] | None] = queues.SimpleQueue()
         self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
         self._executor: Executor | None = None
@@ -85,6 +86,7 @@ class Worker:
         for name in config.queues:
             ensure_group(self._client, self.keys.queue(name), GROUP)
         self._executor = self._make_executor()
+        self._upkeep.on_cancelled = self._interrupt
         self._upkeep.start()
         slots = FlowSlots(config)
         slots.start()
@@ -112,6 +114,18 @@ class Worker:
         if config.mode == "dask":
             return DaskExecutor(config.dask_address, self._secret)
         return ThreadExecutor(config.concurrency, self._secret)
+
+    def _interrupt(self, flow_run_ids: set[str]) -> None:
+        """Interrupt the running task runs of cancelled flow runs, where the mode allows.
+
+        Their outcomes are refused anyway (``cancel.lua`` took their entries back)."""
+        with self._slots:
+            claims = [c for c in self._inflight.values() if c.flow_run_id in flow_run_ids]
+            claims = [c for c in claims if c.entry_id not in self._interrupted]
+            self._interrupted.update(c.entry_id for c in claims)
+        if claims and self._executor is not None:
+            logger.warning("interrupting %d task run(s) of cancelled flow runs", len(claims))
+            self._executor.interrupt(claims)
 
     # --- claiming -----------------------------------------------------------------------------
     def _free_slots(self, timeout: float) -> int:
@@ -264,6 +278,7 @@ class Worker:
             with self._slots:
                 for claim, _ in items:
                     self._inflight.pop(claim.entry_id, None)
+                    self._interrupted.discard(claim.entry_id)
                 self._upkeep.inflight = len(self._inflight)
                 self._slots.notify_all()
 

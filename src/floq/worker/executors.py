@@ -2,6 +2,9 @@
 
 Every executor takes ``submit(claim, done)`` and calls ``done(claim, result)`` exactly once,
 from any thread; a payload that cannot be decoded gives a dead-letter result, never an error.
+``interrupt(claims)`` stops running attempts where the mode allows: async tasks (cancelled on
+the event loop), parallel mode (the child gets SIGUSR1 and raises in the task), Dask (attempts
+not started yet). A sync task on a thread cannot be stopped; it runs to its end.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -35,6 +39,8 @@ Done = Callable[[Claim, Result], None]
 
 class Executor(Protocol):
     def submit(self, claim: Claim, done: Done) -> None: ...
+
+    def interrupt(self, claims: list[Claim]) -> None: ...
 
     def shutdown(self) -> None: ...
 
@@ -64,6 +70,7 @@ class ThreadExecutor:
         self._pool = ThreadPool(concurrency, "floq-worker")
         self._loop = EventLoopThread("floq-worker-async")
         self._secret = secret
+        self._running: dict[str, cf.Future[Any]] = {}  # async attempts, by entry id
 
     def submit(self, claim: Claim, done: Done) -> None:
         self._pool.submit(_settle, claim, done, self._secret, partial(self._run, claim, done))
@@ -74,12 +81,20 @@ class ThreadExecutor:
         if not call.task.is_async:
             return result_of(call, *attempt_sync(call, states, TimeoutMode.THREAD), secret)
         running = self._loop.submit(run_attempt_async(call, states))
+        self._running[claim.entry_id] = running
 
         def finished(future: cf.Future[tuple[State, float | None]]) -> None:
+            self._running.pop(claim.entry_id, None)
             _settle(claim, done, secret, lambda: result_of(call, *future.result(), secret))
 
         running.add_done_callback(finished)
         return None  # settled by ``finished``, from the loop's thread
+
+    def interrupt(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            running = self._running.get(claim.entry_id)
+            if running is not None:
+                running.cancel()
 
     def shutdown(self) -> None:
         self._pool.shutdown()
@@ -91,14 +106,25 @@ class ProcessExecutor:
 
     def __init__(self, processes: int, secret: bytes | None) -> None:
         context = multiprocessing.get_context("spawn")
-        self._pool = cf.ProcessPoolExecutor(processes, mp_context=context)
+        self._cancelled: Any = context.Array("c", _CANCELLED_BYTES)  # flow run ids, comma-separated
+        self._pool = cf.ProcessPoolExecutor(
+            processes, mp_context=context, initializer=_child_start, initargs=(self._cancelled,)
+        )
         self._secret = secret
         # Start every process now, not on the first claims (spawning takes ~0.5 s each).
         cf.wait([self._pool.submit(os.getpid) for _ in range(processes)], timeout=60)
 
     def submit(self, claim: Claim, done: Done) -> None:
-        future = self._pool.submit(execute, *_args(claim, self._secret, TimeoutMode.SIGNAL))
+        args = _args(claim, self._secret, TimeoutMode.SIGNAL)
+        future = self._pool.submit(_execute_in_child, claim.flow_run_id, *args)
         future.add_done_callback(lambda f: _settle(claim, done, self._secret, f.result))
+
+    def interrupt(self, claims: list[Claim]) -> None:
+        ids = {claim.flow_run_id for claim in claims}
+        self._cancelled.value = ",".join(sorted(ids)).encode()[: _CANCELLED_BYTES - 1]
+        for child in multiprocessing.active_children():
+            if child.pid is not None:
+                os.kill(child.pid, signal.SIGUSR1)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -114,14 +140,59 @@ class DaskExecutor:
         self._cluster = None if address else distributed.LocalCluster()
         self._client = distributed.Client(address or self._cluster)
         self._secret = secret
+        self._futures: dict[str, Any] = {}
 
     def submit(self, claim: Claim, done: Done) -> None:
         args = _args(claim, self._secret, TimeoutMode.THREAD)
         key = f"floq-{claim.task_run_id}-{claim.entry_id}"
         future = self._client.submit(execute, *args, key=key, pure=False)
-        future.add_done_callback(lambda f: _settle(claim, done, self._secret, f.result))
+        self._futures[claim.entry_id] = future
+
+        def finished(f: Any) -> None:
+            self._futures.pop(claim.entry_id, None)
+            _settle(claim, done, self._secret, f.result)
+
+        future.add_done_callback(finished)
+
+    def interrupt(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            future = self._futures.get(claim.entry_id)
+            if future is not None:
+                future.cancel()
 
     def shutdown(self) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+# --- inside a parallel-mode child ------------------------------------------------------------
+_CANCELLED_BYTES = 4096
+
+
+class Interrupted(BaseException):
+    """Raised inside a task whose flow run was cancelled (parallel mode)."""
+
+
+class _Child:
+    cancelled: Any = None
+    flow_run_id: str | None = None
+
+
+def _child_start(cancelled: Any) -> None:
+    _Child.cancelled = cancelled
+    signal.signal(signal.SIGUSR1, _on_interrupt)
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    current = _Child.flow_run_id
+    if current is not None and current in _Child.cancelled.value.decode().split(","):
+        raise Interrupted(f"flow run {current} was cancelled")
+
+
+def _execute_in_child(flow_run_id: str, *args: Any) -> Result:
+    _Child.flow_run_id = flow_run_id
+    try:
+        return execute(*args)
+    finally:
+        _Child.flow_run_id = None

@@ -95,4 +95,3 @@ def main(argv: list[str]) -> None:
     worker = Worker(rq_queues, connection=connection, name=name, serializer=JobSerializer)
     level = "DEBUG" if settings.log_level == "DEBUG" else "WARNING"
     worker.work(with_scheduler=True, logging_level=level)
-

@@ -1,4 +1,5 @@
-"""A worker's upkeep thread: heartbeat, reaping lapsed workers, promoting due retries.
+"""A worker's upkeep thread: heartbeat, reaping lapsed workers, promoting due retries, and
+hearing of cancelled flow runs (read with each heartbeat).
 
 Liveness is judged by a worker's heartbeat key (refreshed here, from a thread of its own,
 however busy the task threads are), never by how long an entry has been pending: a long task
@@ -13,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -23,6 +25,7 @@ from floq.store.scripts import Scripts
 logger = logging.getLogger("floq.worker")
 
 _TICK = 0.1  # how often due retries are promoted (s)
+_CANCELS_KEPT = 600  # a cancellation is acted on if it is at most this old (s)
 
 
 class Upkeep:
@@ -32,6 +35,8 @@ class Upkeep:
         self._thread = threading.Thread(target=self._loop, name="floq-upkeep", daemon=True)
         self.inflight = 0
         self.started = time.time()
+        # called with the ids of recently cancelled flow runs, once per heartbeat
+        self.on_cancelled: Callable[[set[str]], None] | None = None
 
     def start(self) -> None:
         self.beat()
@@ -64,7 +69,10 @@ class Upkeep:
         pipe = self._client.pipeline(transaction=False)
         pipe.set(self._keys.worker(config.name), json.dumps(info), px=ttl_ms)
         pipe.sadd(self._keys.workers, config.name)
-        pipe.execute()
+        pipe.zrangebyscore(self._keys.cancelled, time.time() - _CANCELS_KEPT, "+inf")
+        cancelled = pipe.execute()[-1]
+        if cancelled and self.on_cancelled is not None:
+            self.on_cancelled({run_id.decode() for run_id in cancelled})
 
     def promote(self) -> int:
         now_ms = int(time.time() * 1000)

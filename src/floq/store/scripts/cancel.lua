@@ -1,10 +1,14 @@
 -- Cancel the unfinished task runs of one flow run: queued ones leave their stream (never run),
 -- claimed ones are acknowledged for their worker (so their late outcome is refused), waiting
 -- ones and delayed retries stay where they are but can no longer be released or promoted.
--- KEYS[1] retries zset
--- ARGV: flow-run prefix, queue-stream prefix, consumer group
+-- The flow run joins the cancelled set, which workers read with each heartbeat to interrupt
+-- its running task runs where their mode allows.
+-- KEYS[1] retries zset, KEYS[2] cancelled flow runs zset
+-- ARGV: flow-run prefix, queue-stream prefix, consumer group, flow run id, now (epoch s)
 -- Returns the number of task runs cancelled.
-local prefix, qprefix, group = ARGV[1], ARGV[2], ARGV[3]
+local prefix, qprefix, group, fr, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+redis.call('ZADD', KEYS[2], now, fr)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600)
 local cancelled = 0
 for _, tid in ipairs(redis.call('LRANGE', prefix .. 'tasks', 0, -1)) do
   local task = prefix .. 't:' .. tid

@@ -1,0 +1,66 @@
+"""Flows the enqueue tests put on queues; the flow-workers import this module (PYTHONPATH)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from floq import flow, task
+
+
+@task
+def square(x: int) -> int:
+    return x * x
+
+
+@flow
+def sum_of_squares(n: int) -> int:
+    return sum(future.result() for future in square.map(range(n)))
+
+
+@flow
+def flaky(counter: str, failures: int) -> str:
+    """Fails its first ``failures`` runs (counted in the file ``counter``), then succeeds."""
+    path = Path(counter)
+    runs = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(runs))
+    if runs <= failures:
+        raise RuntimeError(f"run {runs} fails on purpose")
+    return f"succeeded on run {runs}"
+
+
+@task
+def hold(marker: str, seconds: float) -> str:
+    Path(marker).write_text("started")
+    time.sleep(seconds)
+    return "held"
+
+
+@task
+def touch(marker: str) -> str:
+    Path(marker).write_text("ran")
+    return marker
+
+
+@flow
+def long_one(folder: str, queued: int) -> list[str]:
+    """One long task first, then ``queued`` tasks that wait for a free slot."""
+    first = hold.submit(f"{folder}/hold", 8.0)
+    rest = [touch.submit(f"{folder}/touch-{i}") for i in range(queued)]
+    return [first.result(), *(future.result() for future in rest)]
+
+
+@task
+async def hold_async(marker: str, seconds: float) -> str:
+    import asyncio
+
+    Path(marker).write_text("started")
+    await asyncio.sleep(seconds)
+    return "held"
+
+
+@flow
+def stuck(folder: str, use_async: bool) -> str:
+    """One task that would take a minute (the test cancels the flow run long before)."""
+    held = hold_async if use_async else hold
+    return held.submit(f"{folder}/hold", 60.0).result()

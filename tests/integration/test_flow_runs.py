@@ -1,0 +1,143 @@
+"""Enqueued flow runs: RQ jobs run by flow slots, FlowRun handles from any process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from integration_helpers import WAIT, wait_until
+from rq import Queue
+from rq.job import Job
+
+from floq.producer import FlowRun, enqueue
+from floq.producer.jobs import TRAMPOLINE, JobSerializer, rq_queue_name
+
+import enqueued_flows
+
+HERE = str(Path(__file__).parent)
+
+
+def slot_worker(workers: Any, *args: str) -> None:
+    workers.start("--flow-slots", "1", *args, PYTHONPATH=HERE)
+    workers.wait_registered(len(workers.processes))
+
+
+def test_enqueued_flow_runs_on_a_worker_and_is_fetched_elsewhere(
+    workers: Any, redis_url: str, namespace: str
+) -> None:
+    slot_worker(workers)
+    run = enqueue(enqueued_flows.sum_of_squares, (5,), url=redis_url, namespace=namespace)
+    assert run.result(timeout=WAIT) == 0 + 1 + 4 + 9 + 16
+    code = (
+        "import json, sys; from floq.producer import FlowRun\n"
+        "run = FlowRun.fetch(sys.argv[1], url=sys.argv[2], namespace=sys.argv[3])\n"
+        "print(json.dumps([run.state.name, run.result()]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, run.id, redis_url, namespace],
+        capture_output=True, text=True, timeout=WAIT, cwd=HERE,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["Completed", 30]
+    assert int(run.record()["n:COMPLETED"]) == 5  # its task runs went through the streams
+
+
+def test_rq_shows_the_flow_run_job_on_its_queue(client: Any, redis_url: str, namespace: str) -> None:
+    run = enqueue(enqueued_flows.sum_of_squares, (3,), queue="reports", url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    queue = Queue(rq_queue_name(namespace, "reports"), connection=client, serializer=JobSerializer)
+    assert queue.job_ids == [run.id]
+    job = Job.fetch(run.id, connection=client)  # RQ's default serializer reads it too
+    assert job.func_name == TRAMPOLINE
+    assert job.description == "sum_of_squares(n=3)"
+    assert job.get_status().value == "queued"
+    assert run.state.name == "Pending"
+
+
+def test_flow_retried_by_rq_ends_completed_after_three_runs(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    slot_worker(workers)
+    counter = str(tmp_path / "runs")
+    run = enqueue(enqueued_flows.flaky, (counter, 2), retries=2, url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    state = run.wait(timeout=WAIT)
+    assert state.name == "Completed", state
+    assert run.result() == "succeeded on run 3"
+    assert Path(counter).read_text() == "3"
+    assert run.record()["attempts"] == b"3"
+
+
+def test_flow_failing_every_retry_ends_failed(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    slot_worker(workers)
+    run = enqueue(enqueued_flows.flaky, (str(tmp_path / "runs"), 5), retries=1, url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    state = run.wait(timeout=WAIT)
+    assert state.is_failed(), state
+    with pytest.raises(RuntimeError, match="run 2 fails on purpose"):
+        run.result()
+
+
+def test_cancelling_a_running_flow_run(
+    workers: Any, client: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    slot_worker(workers, "--concurrency", "1")
+    run = enqueue(enqueued_flows.long_one, (str(tmp_path), 5), url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the long task to start")
+    started = time.monotonic()
+    assert run.cancel().name == "Cancelled"
+    job = Job.fetch(run.id, connection=client, serializer=JobSerializer)
+    wait_until(lambda: job.get_status().value == "stopped", 10, "RQ to stop the flow run's job")
+    assert time.monotonic() - started < 10
+    assert run.wait(timeout=1).name == "Cancelled"
+    # The held task run ends on its own; the queued ones were dropped, never claimed.
+    wait_until(lambda: not client.xlen(f"{namespace}:q:default"), WAIT, "an empty queue")
+    wait_until(lambda: _inflight(client, namespace) == 0, WAIT, "the worker to go idle")
+    assert not list(tmp_path.glob("touch-*"))
+    assert run.state.name == "Cancelled"
+    assert int(run.record()["n:CANCELLED"]) >= 5
+
+
+def _inflight(client: Any, namespace: str) -> int:
+    names = client.smembers(f"{namespace}:workers")
+    beats = [client.get(f"{namespace}:w:{name.decode()}") for name in names]
+    return sum(json.loads(beat)["inflight"] for beat in beats if beat)
+
+
+def test_fetch_of_an_unknown_run_names_it(redis_url: str, namespace: str) -> None:
+    with pytest.raises(Exception, match="no flow run 'nope'"):
+        FlowRun.fetch("nope", url=redis_url, namespace=namespace)
+
+
+def test_enqueue_checks_the_arguments_at_once(redis_url: str, namespace: str) -> None:
+    with pytest.raises(TypeError, match="sum_of_squares"):
+        enqueue(enqueued_flows.sum_of_squares, (1, 2), url=redis_url, namespace=namespace)
+
+
+@pytest.mark.parametrize(
+    ("mode", "use_async"), [(["--mode", "parallel", "--processes", "1"], False), ([], True)]
+)
+def test_cancel_interrupts_running_process_and_async_task_runs(
+    workers: Any, client: Any, redis_url: str, namespace: str, tmp_path: Path,
+    mode: list[str], use_async: bool,
+) -> None:  # fmt: skip
+    slot_worker(workers, *mode)
+    run = enqueue(enqueued_flows.stuck, (str(tmp_path), use_async), url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the task to start")
+    wait_until(lambda: _inflight(client, namespace) == 1, WAIT, "a heartbeat showing the task")
+    run.cancel()
+    # The 60 s task is interrupted on the worker's next heartbeat (0.5 s in the tests).
+    wait_until(lambda: _inflight(client, namespace) == 0, 15, "the task run to be interrupted")
+    assert "interrupting 1 task run(s)" in workers.logs()
+    [row] = run._store.task_runs(run.id)
+    assert row.state == "Cancelled"
+    assert run.state.name == "Cancelled"
