@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import enqueued_flows
 import pytest
 from integration_helpers import WAIT, wait_until
 from rq import Queue
@@ -16,8 +17,6 @@ from rq.job import Job
 
 from floq.producer import FlowRun, enqueue
 from floq.producer.jobs import TRAMPOLINE, JobSerializer, rq_queue_name
-
-import enqueued_flows
 
 HERE = str(Path(__file__).parent)
 
@@ -47,7 +46,9 @@ def test_enqueued_flow_runs_on_a_worker_and_is_fetched_elsewhere(
     assert int(run.record()["n:COMPLETED"]) == 5  # its task runs went through the streams
 
 
-def test_rq_shows_the_flow_run_job_on_its_queue(client: Any, redis_url: str, namespace: str) -> None:
+def test_rq_shows_the_flow_run_job_on_its_queue(
+    client: Any, redis_url: str, namespace: str
+) -> None:
     run = enqueue(enqueued_flows.sum_of_squares, (3,), queue="reports", url=redis_url,
                   namespace=namespace)  # fmt: skip
     queue = Queue(rq_queue_name(namespace, "reports"), connection=client, serializer=JobSerializer)
