@@ -64,3 +64,15 @@ def stuck(folder: str, use_async: bool) -> str:
     """One task that would take a minute (the test cancels the flow run long before)."""
     held = hold_async if use_async else hold
     return held.submit(f"{folder}/hold", 60.0).result()
+
+
+@flow
+def meet(folder: str, name: str, other: str) -> str:
+    """Ends only if the flow run ``other`` runs at the same time (each waits for the other)."""
+    Path(folder, name).write_text("here")
+    deadline = time.monotonic() + 30
+    while not Path(folder, other).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{other} never came")
+        time.sleep(0.02)
+    return name

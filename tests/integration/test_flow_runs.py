@@ -142,3 +142,66 @@ def test_cancel_interrupts_running_process_and_async_task_runs(
     [row] = run._store.task_runs(run.id)
     assert row.state == "Cancelled"
     assert run.state.name == "Cancelled"
+
+
+def test_two_flow_slots_run_two_flow_runs_at_once(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    workers.start("--flow-slots", "2", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    folder = str(tmp_path)
+    runs = [
+        enqueue(enqueued_flows.meet, (folder, a, b), url=redis_url, namespace=namespace)
+        for a, b in (("a", "b"), ("b", "a"))
+    ]
+    assert [run.result(timeout=WAIT) for run in runs] == ["a", "b"]
+
+
+def test_a_delayed_flow_run_is_scheduled_then_runs(
+    workers: Any, redis_url: str, namespace: str
+) -> None:
+    slot_worker(workers)
+    run = enqueue(enqueued_flows.sum_of_squares, (3,), delay=1.5, url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    assert run.state.name == "Scheduled"
+    assert run.result(timeout=WAIT) == 5
+    started = float(run.record()["started"])
+    assert started - float(run.record()["created"]) >= 1.4
+
+
+MAIN_SCRIPT = """
+import json, os, sys
+from floq import flow, task
+from floq.producer import enqueue
+
+def make_offset(k):
+    return lambda x: x + k  # a closure from __main__: it travels by value
+
+shift = make_offset(int(sys.argv[3]))
+
+@task
+def bump(x):
+    return shift(x)
+
+@flow
+def shifted(xs):
+    return [f.result() for f in bump.map(xs)]
+
+if __name__ == "__main__":
+    run = enqueue(shifted, ([1, 2, 3],), url=sys.argv[1], namespace=sys.argv[2])
+    print(json.dumps(run.result(timeout=30)))
+"""
+
+
+def test_a_flow_from_main_with_a_closure_can_be_enqueued(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    slot_worker(workers)  # its PYTHONPATH does not hold the script
+    script = tmp_path / "enqueue_from_main.py"
+    script.write_text(MAIN_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), redis_url, namespace, "100"],
+        capture_output=True, text=True, timeout=WAIT + 10, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [101, 102, 103]
