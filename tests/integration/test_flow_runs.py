@@ -161,12 +161,12 @@ def test_a_delayed_flow_run_is_scheduled_then_runs(
     workers: Any, redis_url: str, namespace: str
 ) -> None:
     slot_worker(workers)
-    run = enqueue(enqueued_flows.sum_of_squares, (3,), delay=1.5, url=redis_url,
+    run = enqueue(enqueued_flows.sum_of_squares, (3,), delay=2, url=redis_url,
                   namespace=namespace)  # fmt: skip
     assert run.state.name == "Scheduled"
     assert run.result(timeout=WAIT) == 5
     started = float(run.record()["started"])
-    assert started - float(run.record()["created"]) >= 1.4
+    assert started - float(run.record()["created"]) >= 1.0  # RQ's scheduler counts whole seconds
 
 
 MAIN_SCRIPT = """

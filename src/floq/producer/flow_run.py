@@ -2,7 +2,8 @@
 
 ``enqueue`` writes the flow run's record (Pending, or Scheduled for ``at``/``delay``) and puts an
 RQ job on RQ's queue ``<namespace>:<queue>``: RQ's ``Retry`` gives flow-level retries (the flow's
-own ``retries=`` still retries inside each run), RQ's scheduler runs delayed ones. The job has
+own ``retries=`` still retries inside each run), RQ's scheduler runs delayed ones (``at``/``delay``
+to the whole second: RQ's scheduler keeps due times in whole seconds). The job has
 no RQ timeout (``job_timeout=-1``): a flow's ``timeout_seconds`` is floq's to enforce.
 """
 

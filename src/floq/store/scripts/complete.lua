@@ -27,10 +27,10 @@ for i = 5, #ARGV, 13 do
     local results = prefix .. 'results'
     redis.call('XADD', results, '*', 't', tid, 's', outcome)
     expiring[results] = true
-    redis.call('HSET', task, 'k', consumer, 'st', sname, 'm', message, 'a', ARGV[i + 11],
-      'z', ARGV[i + 12])
+    local started, ended = ARGV[i + 11], ARGV[i + 12]
     if final == '1' then
-      redis.call('HSET', task, 's', outcome, 'e', '', 'f', '1')
+      redis.call('HSET', task, 's', outcome, 'e', '', 'f', '1', 'k', consumer, 'st', sname,
+        'm', message, 'a', started, 'z', ended)
       redis.call('HINCRBY', prefix .. 'run', 'n:' .. stype, 1)
       local deps = prefix .. 'd:' .. tid
       local dependents = redis.call('SMEMBERS', deps)
@@ -47,7 +47,8 @@ for i = 5, #ARGV, 13 do
         redis.call('DEL', deps)
       end
     else
-      redis.call('HSET', task, 's', outcome, 'e', '')
+      redis.call('HSET', task, 's', outcome, 'e', '', 'k', consumer, 'st', sname,
+        'm', message, 'a', started, 'z', ended)
       if due ~= '' then
         redis.call('HINCRBY', task, 'n', 1)
         redis.call('ZADD', retries, due, task)
