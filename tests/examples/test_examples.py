@@ -14,6 +14,7 @@ EXAMPLES = ROOT / "examples"
 
 # Each file in examples/ and the test below that runs it. A new example needs a test here.
 TESTED_EXAMPLES = ["async_gather.py", "map_retries.py", "parallel_dask.py"]
+TESTED_EXAMPLES += ["web_app.py", "web_flows.py"]  # in test_web_app.py
 
 
 def run_example(name: str, timeout: float) -> subprocess.CompletedProcess[str]:
