@@ -24,7 +24,6 @@ from floq.states import StateType
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-
 class CustomError(Exception):
     """A user-defined exception: it must come back as this very class."""
 

@@ -21,7 +21,6 @@ from floq.states import StateType
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-
 @task
 def add(x, y):
     return x + y
