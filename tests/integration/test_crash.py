@@ -62,3 +62,38 @@ def test_sigkilled_worker_task_runs_again_elsewhere_and_is_recorded_once(
             if run_id == future.task_run_id]  # fmt: skip
     assert [state.is_final() for state in mine].count(True) == 1, mine
     assert mine[-1].is_completed()
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in map(int, children):
+        found |= {child, *_descendants(child)}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+def test_parallel_mode_children_end_with_a_sigkilled_worker(workers) -> None:
+    worker = workers.start("--mode", "parallel", "--processes", "2")
+    workers.wait_registered(1)
+    children = wait_until(lambda: _descendants(worker.pid), WAIT, "the worker's processes")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=WAIT)
+    wait_until(lambda: not any(map(_alive, children)), 15, f"children {children} to end")

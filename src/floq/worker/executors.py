@@ -13,6 +13,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -182,6 +184,15 @@ class _Child:
 def _child_start(cancelled: Any) -> None:
     _Child.cancelled = cancelled
     signal.signal(signal.SIGUSR1, _on_interrupt)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="floq-parent", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this child when its worker is gone (killed with SIGKILL, say): no orphans."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
