@@ -8,8 +8,9 @@ Run it in two terminals, with the same FLOQ_REDIS_URL (or none: both use floq's 
 
 - ``POST /runs`` with the text (form field or JSON key ``text``) enqueues ``word_stats(text)``
   (examples/web_flows.py) and answers 202 with ``{"id": ..., "url": "/runs/<id>"}``.
-- ``GET /runs/<id>`` answers ``{"id", "state", "result"}``; the result is null until the run
-  is Completed. An unknown id gives 404.
+- ``GET /runs/<id>`` answers ``{"id", "state", "result"}`` (plus ``"error"`` once it failed,
+  crashed or was cancelled); the result is null until the run is Completed. An unknown id
+  gives 404.
 - ``GET /`` shows a form and links to the runs this app enqueued.
 """
 
@@ -85,8 +86,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(HTTPStatus.NOT_FOUND, {"error": f"no flow run {run_id!r}"})
             return
         state = run.state
-        result = state.result() if state.is_completed() else None
-        self.send_json(HTTPStatus.OK, {"id": run.id, "state": state.name, "result": result})
+        body = {"id": run.id, "state": state.name, "result": None}
+        if state.is_completed():
+            body["result"] = state.result()
+        elif state.is_final():
+            body["error"] = str(state.result(raise_on_failure=False))
+        self.send_json(HTTPStatus.OK, body)
 
     def send_form(self) -> None:
         links = "".join(
