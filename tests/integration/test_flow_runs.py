@@ -139,7 +139,7 @@ def test_cancel_interrupts_running_process_and_async_task_runs(
     # The 60 s task is interrupted on the worker's next heartbeat (0.5 s in the tests).
     wait_until(lambda: _inflight(client, namespace) == 0, 15, "the task run to be interrupted")
     assert "interrupting 1 task run(s)" in workers.logs()
-    [row] = run._store.task_runs(run.id)
+    [row] = run.task_runs()
     assert row.state == "Cancelled"
     assert run.state.name == "Cancelled"
 

@@ -27,13 +27,14 @@ from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import Cancelled, Pending, Scheduled, State, StateType
 from floq.store.connection import check, connect
-from floq.store.flow_runs import FlowRunStore
+from floq.store.flow_runs import FlowRunStore, TaskRunRow
 from floq.store.keys import Keys
 
 _POLL = 1.0  # longest block on the event stream before the RQ job's status is read again
 
 
-def _store(url: str | None, namespace: str | None) -> FlowRunStore:
+def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunStore:
+    """The flow-run records on ``url`` (default: settings), in ``namespace``; checked reachable."""
     settings = get_settings()
     address = url or settings.redis_url_or_embedded()
     client = connect(address)
@@ -62,7 +63,7 @@ def enqueue(
     if at is not None and delay is not None:
         raise FloqError(f"enqueue {flow.name!r}: give at= or delay=, not both")
     payload = encode_call(flow, tuple(args), kwargs, queue)
-    store = _store(url, namespace)
+    store = open_store(url, namespace)
     run_id = new_run_id()
     description = describe(flow.name, parameters)
     first = Scheduled() if at is not None or delay is not None else Pending()
@@ -100,7 +101,7 @@ class FlowRun:
     @classmethod
     def fetch(cls, run_id: str, url: str | None = None, namespace: str | None = None) -> FlowRun:
         """The handle of flow run ``run_id``; FloqError if the server knows no such run."""
-        run = cls(run_id, _store(url, namespace))
+        run = cls(run_id, open_store(url, namespace))
         if run._state() is None:
             raise FloqError(f"no flow run {run_id!r} (never enqueued, or expired)", run_id=run_id)
         return run
@@ -118,6 +119,10 @@ class FlowRun:
     def record(self) -> dict[str, bytes]:
         """The raw record: flow, queue, description, created/started/ended, counts."""
         return self._store.record(self.id)
+
+    def task_runs(self) -> list[TaskRunRow]:
+        """Every task run of this flow run, in submission order (all attempts of the flow)."""
+        return self._store.task_runs(self.id)
 
     def _job(self) -> Job | None:
         try:

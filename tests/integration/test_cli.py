@@ -1,0 +1,164 @@
+"""The `floq` command on a real server with real flow-workers: every command, as users run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
+
+HERE = str(Path(__file__).parent)
+
+
+@pytest.fixture
+def floq(redis_url: str, namespace: str) -> Any:
+    """Run `floq ARGS...` against the test's server and namespace; the finished process."""
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=HERE)
+
+    def run(*args: str, timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
+        return run_cli(FLOQ_CLI, *args, env=env, timeout=timeout)
+
+    return run
+
+
+def _enqueue(floq: Any, *args: str) -> str:
+    done = floq("enqueue", *args)
+    assert done.returncode == 0, done.stderr
+    run_id: str = done.stdout.strip()
+    assert len(run_id) == 32 and "\n" not in run_id, done.stdout
+    return run_id
+
+
+def test_enqueue_watch_runs_and_inspect_a_finished_run(workers: Any, floq: Any) -> None:
+    workers.start("--flow-slots", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    run_id = _enqueue(floq, "enqueued_flows:sum_of_squares", "-p", "n=4")
+    watched = floq("watch", run_id, "--timeout", str(WAIT))
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.splitlines()[-2:] == ["Completed: 4/4 task runs finished", "Completed"]
+
+    [row] = json.loads(floq("runs", "--json").stdout)
+    assert (row["id"], row["flow"], row["state"], row["queue"]) == (
+        run_id, "sum_of_squares", "Completed", "default",
+    )  # fmt: skip
+    assert row["tasks"]["submitted"] == row["tasks"]["completed"] == 4
+    assert row["seconds"] is not None and row["seconds"] >= 0
+    assert run_id in floq("runs").stdout
+
+    data = json.loads(floq("inspect", run_id, "--json").stdout)
+    assert data["description"] == "sum_of_squares(n=4)" and data["attempts"] == 1
+    tasks = data["task_runs"]
+    assert len(tasks) == 4
+    for task in tasks:
+        assert task["state"] == "Completed" and task["attempts"] == 1
+        assert task["worker"].startswith("w0-") and task["seconds"] is not None
+    table = floq("inspect", run_id).stdout
+    assert "4 task run(s)" in table
+    assert all(task["id"] in table for task in tasks)
+
+
+def test_enqueue_wait_prints_the_result_and_watch_of_a_failure_exits_1(
+    workers: Any, floq: Any, tmp_path: Path
+) -> None:
+    workers.start("--flow-slots", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    done = floq("enqueue", "enqueued_flows:sum_of_squares", "-p", "n=3", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "Completed: 5"
+    args = ["-p", f"counter={tmp_path / 'runs'}", "-p", "failures=9"]
+    run_id = _enqueue(floq, "enqueued_flows:flaky", *args)
+    watched = floq("watch", run_id, "--timeout", str(WAIT))
+    assert watched.returncode == 1
+    assert watched.stdout.splitlines()[-1].startswith("Failed")
+
+
+def test_cancel_command_and_unknown_ids(workers: Any, floq: Any, tmp_path: Path) -> None:
+    workers.start("--flow-slots", "1", "--concurrency", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    run_id = _enqueue(floq, "enqueued_flows:long_one", "-p", f"folder={tmp_path}", "-p", "queued=3")
+    wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the flow run's first task")
+    done = floq("cancel", run_id)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{run_id}: Cancelled"
+    data = json.loads(floq("inspect", run_id, "--json").stdout)
+    assert data["state"] == "Cancelled"
+    assert [t["state"] for t in data["task_runs"]] == ["Cancelled"] * 4
+    for command in ("inspect", "watch", "cancel"):
+        unknown = floq(command, "no-such-run")
+        assert unknown.returncode != 0
+        assert "no flow run 'no-such-run'" in unknown.stderr
+
+
+def test_workers_lists_live_workers(workers: Any, floq: Any) -> None:
+    process = workers.start(
+        "--flow-slots", "0", "--concurrency", "3", "--queue", "a", "--queue", "b"
+    )
+    workers.wait_registered(1)
+    [info] = json.loads(floq("workers", "--json").stdout)
+    assert info["pid"] == process.pid
+    assert (info["mode"], info["slots"], info["flow_slots"], info["queues"]) == (
+        "concurrent", 3, 0, ["a", "b"],
+    )  # fmt: skip
+    assert 0 <= info["seen"] < 5 and info["inflight"] == 0
+    assert info["name"] in floq("workers").stdout
+
+
+def test_queues_counts_what_waits_where(floq: Any, client: Any, keys: Any) -> None:
+    from floq.store.keys import GROUP
+    from floq.store.scripts import Scripts
+
+    stream = keys.queue("q1")
+    client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    for i in range(3):  # three task runs queued, one of them claimed
+        args = [keys.flow_prefix("fr"), "fr", "q1", 60, f"t{i}", b"x", "", "code", f"t{i}"]
+        Scripts(client).call(client, "submit", [stream], args)
+    client.xreadgroup(GROUP, "someone", {stream: ">"}, count=1)
+    client.zadd(keys.retries, {keys.task("fr", "t9"): time.time() + 60})
+    client.hset(keys.task("fr", "t9"), "q", "q1")
+    client.xadd(keys.dead("q1"), {"reason": "test"})
+    _enqueue(floq, "enqueued_flows:sum_of_squares", "-p", "n=1", "--queue", "q2")
+    rows = {row["queue"]: row for row in json.loads(floq("queues", "--json").stdout)}
+    assert rows["q1"] == {
+        "queue": "q1", "depth": 2, "claimed": 1, "delayed": 1, "dead": 1,
+        "flow_runs_queued": 0, "flow_runs_running": 0,
+    }  # fmt: skip
+    assert rows["q2"]["flow_runs_queued"] == 1 and rows["q2"]["depth"] == 0
+    assert "q1" in floq("queues").stdout
+
+
+def test_run_shows_live_progress_on_a_terminal() -> None:
+    env = clean_env(PYTHONPATH=HERE, COLUMNS="120")
+    leader, follower = pty.openpty()
+    args = ["run", "enqueued_flows:sum_of_squares", "-p", "n=6"]
+    process = subprocess.Popen([*FLOQ_CLI, *args], env=env, stdout=follower, stderr=follower)
+    os.close(follower)
+    output = _read_all(leader, process)
+    assert process.returncode == 0, output
+    assert "6/6" in output  # the bar's count of finished task runs
+    assert "Completed: 55" in output
+
+
+def _read_all(fd: int, process: subprocess.Popen[bytes]) -> str:
+    chunks, deadline = [], time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the other end closed: the process is gone
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=WAIT)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace")
