@@ -96,4 +96,15 @@ def test_parallel_mode_children_end_with_a_sigkilled_worker(workers) -> None:
     children = wait_until(lambda: _descendants(worker.pid), WAIT, "the worker's processes")
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=WAIT)
-    wait_until(lambda: not any(map(_alive, children)), 15, f"children {children} to end")
+    try:
+        wait_until(lambda: not any(map(_alive, children)), 15, "the worker's children to end")
+    except AssertionError:
+        left = {pid: _cmdline(pid) for pid in children if _alive(pid)}
+        raise AssertionError(f"still running after their worker was killed: {left}") from None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+    except OSError:
+        return "?"

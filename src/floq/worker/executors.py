@@ -110,7 +110,10 @@ class ProcessExecutor:
         context = multiprocessing.get_context("spawn")
         self._cancelled: Any = context.Array("c", _CANCELLED_BYTES)  # flow run ids, comma-separated
         self._pool = cf.ProcessPoolExecutor(
-            processes, mp_context=context, initializer=_child_start, initargs=(self._cancelled,)
+            processes,
+            mp_context=context,
+            initializer=_child_start,
+            initargs=(self._cancelled, os.getpid()),
         )
         self._secret = secret
         # Start every process now, not on the first claims (spawning takes ~0.5 s each).
@@ -181,10 +184,9 @@ class _Child:
     flow_run_id: str | None = None
 
 
-def _child_start(cancelled: Any) -> None:
+def _child_start(cancelled: Any, parent: int) -> None:
     _Child.cancelled = cancelled
     signal.signal(signal.SIGUSR1, _on_interrupt)
-    parent = os.getppid()
     threading.Thread(target=_exit_with, args=(parent,), name="floq-parent", daemon=True).start()
 
 
