@@ -99,9 +99,12 @@ def test_cancelling_a_running_flow_run(
     wait_until(lambda: job.get_status().value == "stopped", 10, "RQ to stop the flow run's job")
     assert time.monotonic() - started < 10
     assert run.wait(timeout=1).name == "Cancelled"
-    # The held task run ends on its own; the queued ones were dropped, never claimed.
-    wait_until(lambda: not client.xlen(f"{namespace}:q:default"), WAIT, "an empty queue")
-    wait_until(lambda: _inflight(client, namespace) == 0, WAIT, "the worker to go idle")
+    # The queued task runs left the queue. The held one (a sync task on a thread) runs to its
+    # end and its outcome is refused; then the worker's one slot is free, and nothing runs.
+    assert not client.xlen(f"{namespace}:q:default")
+    refused = "refused a late outcome"
+    wait_until(lambda: refused in workers.logs(), WAIT, "the held task run to end")
+    wait_until(lambda: _inflight(client, namespace) == 0, WAIT, "a heartbeat with a free slot")
     assert not list(tmp_path.glob("touch-*"))
     assert run.state.name == "Cancelled"
     assert int(run.record()["n:CANCELLED"]) >= 5
