@@ -24,7 +24,11 @@ from floq.states import State
 
 
 def _begin(
-    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str | None
+    flow: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    run_id: str | None,
+    on_start: Callable[[FlowRunContext], None] | None,
 ) -> FlowRunContext:
     from floq.runners.threads import ConcurrentTaskRunner
 
@@ -42,7 +46,10 @@ def _begin(
     logs.install_default_handler(get_settings().log_level)
     if flow.log_prints:
         logs.enable_log_prints()
-    return FlowRunContext(flow, record, runner)
+    flow_run = FlowRunContext(flow, record, runner)
+    if on_start is not None:
+        on_start(flow_run)
+    return flow_run
 
 
 @contextmanager
@@ -79,9 +86,7 @@ def run_flow_sync(
 ) -> State:
     """Run ``flow`` here; ``run_id`` names the flow run (an enqueued run keeps its id) and
     ``on_start`` sees its context first (`floq run` follows ``task_runs`` for its progress)."""
-    flow_run = _begin(flow, args, kwargs, run_id)
-    if on_start is not None:
-        on_start(flow_run)
+    flow_run = _begin(flow, args, kwargs, run_id, on_start)
 
     def attempt() -> Any:
         first_run = len(flow_run.task_runs)
@@ -103,9 +108,7 @@ async def run_flow_async(
     run_id: str | None = None,
     on_start: Callable[[FlowRunContext], None] | None = None,
 ) -> State:
-    flow_run = _begin(flow, args, kwargs, run_id)
-    if on_start is not None:
-        on_start(flow_run)
+    flow_run = _begin(flow, args, kwargs, run_id, on_start)
 
     async def attempt() -> Any:
         first_run = len(flow_run.task_runs)
