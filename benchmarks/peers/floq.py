@@ -73,6 +73,8 @@ class Driver(Peer):
                 self.job.url,
                 "--queue",
                 self.job.queue,
+                "--flow-slots",
+                "0",  # task runs only: no RQ workers for enqueued flow runs
                 *self._mode_args(),
             ]
             self.procs.start(f"flow-worker-{k}", argv)

@@ -38,7 +38,9 @@ def start_workers(url: str, count: int) -> list[subprocess.Popen[bytes]]:
     command = [sys.executable, "-c", "from floq.cli import flow_worker_cli; flow_worker_cli()"]
     env = {**os.environ, "FLOQ_REDIS_URL": url}
     return [
-        subprocess.Popen([*command, "--queue", DEMO_QUEUE, "--concurrency", "4"], env=env)
+        subprocess.Popen(
+            [*command, "--queue", DEMO_QUEUE, "--concurrency", "4", "--flow-slots", "0"], env=env
+        )
         for _ in range(count)
     ]
 
