@@ -197,3 +197,16 @@ def wait(futures: Iterable[TaskFuture[Any]], timeout: float | None = None) -> Do
         future._wait(_remaining(deadline))
     done = {f for f in unique if f.done()}
     return DoneAndNotDone(done, unique - done)
+
+
+class TaskFutureList(list[TaskFuture[R]]):
+    """What ``task.map()`` returns: a list of futures that can also wait for all of them."""
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every run is finished, or ``timeout`` seconds pass for all of them."""
+        wait(self, timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
+        """Every run's value, in order; ``timeout`` bounds the whole wait (TimeoutError)."""
+        deadline = _deadline(timeout)
+        return [f.result(_remaining(deadline), raise_on_failure) for f in self]

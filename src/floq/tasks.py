@@ -17,7 +17,7 @@ from floq.engine.core import RunSpec
 from floq.engine.retries import DelaySpec, RetryPolicy, exponential_backoff
 from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
 from floq.errors import MappingError, MissingContextError
-from floq.futures import TaskFuture
+from floq.futures import TaskFuture, TaskFutureList
 from floq.runs import TaskRunRecord, new_run_id
 from floq.states import State
 
@@ -122,12 +122,14 @@ class Task(Definition[P, R]):
 
     def map(
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
-    ) -> list[TaskFuture[Any]]:
-        """Submit one run per item of the iterable arguments, zipped; ``unmapped(x)`` broadcasts."""
+    ) -> TaskFutureList[Any]:
+        """Submit one run per item of the iterable arguments, zipped; ``unmapped(x)`` broadcasts.
+
+        The futures come in a list that also has ``.result()`` and ``.wait()`` (as in Prefect)."""
         flow_run = _require_flow_run(self, "map")
         wait = _as_tuple(wait_for)
         calls = [self._call(a, k, wait, flow_run) for a, k in expand_map(self, args, kwargs)]
-        return flow_run.runner.map(calls)
+        return TaskFutureList(flow_run.runner.map(calls))
 
     def _call(
         self,

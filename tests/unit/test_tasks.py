@@ -695,3 +695,49 @@ def test_wrong_arguments_fail_at_the_call_naming_the_task() -> None:
     with pytest.raises(TypeError, match="task 'one'"):
         one(y=3)
     assert runs == []
+
+
+def test_map_futures_have_result_and_wait_for_all() -> None:
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @task
+    def fail(x: int) -> int:
+        raise ValueError(f"bad {x}")
+
+    @flow
+    def my_flow() -> tuple[list[int], list[Any], list[int]]:
+        futures = double.map(range(4))
+        futures.wait(timeout=10)
+        assert all(f.state.is_completed() for f in futures)
+        failed = fail.map([7, 8]).result(raise_on_failure=False)
+        returned = double.map([5])
+        return futures.result(timeout=10), [type(e).__name__ for e in failed], returned
+
+    values, failures, returned = my_flow()
+    assert values == [0, 2, 4, 6]
+    assert failures == ["ValueError", "ValueError"]
+    assert returned == [10] and type(returned) is list
+
+
+def test_map_result_timeout_bounds_the_whole_wait() -> None:
+    gate = threading.Event()
+
+    @task
+    def blocked(x: int) -> int:
+        gate.wait(10)
+        return x
+
+    @flow
+    def my_flow() -> str:
+        futures = blocked.map([1, 2])
+        try:
+            futures.result(timeout=0.05)
+        except TimeoutError:
+            return "timed out"
+        finally:
+            gate.set()
+        return "finished"
+
+    assert my_flow() == "timed out"

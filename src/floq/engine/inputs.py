@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from floq.annotations import allow_failure, unmapped
-from floq.futures import TaskFuture, UpstreamRef
+from floq.futures import TaskFuture, TaskFutureList, UpstreamRef
 from floq.states import State
 
 _ATOMS = frozenset({str, bytes, int, float, bool, complex, type(None)})
@@ -46,7 +46,7 @@ def walk(obj: Any, leaf: Callable[[Any, bool], Any], allowed: bool = False) -> A
 
 
 def _walk_container(obj: Any, kind: type, leaf: Callable[[Any, bool], Any], allowed: bool) -> Any:
-    if kind is list:
+    if kind is list or kind is TaskFutureList:  # a list of futures comes back a list
         return _same_or(obj, [walk(x, leaf, allowed) for x in obj])
     if kind is dict:
         new = {k: walk(v, leaf, allowed) for k, v in obj.items()}
