@@ -707,7 +707,7 @@ def test_map_futures_have_result_and_wait_for_all() -> None:
         raise ValueError(f"bad {x}")
 
     @flow
-    def my_flow() -> tuple[list[int], list[Any], list[int]]:
+    def my_flow() -> tuple[list[int], list[str], list[int]]:
         futures = double.map(range(4))
         futures.wait(timeout=10)
         assert all(f.state.is_completed() for f in futures)
