@@ -58,6 +58,12 @@ def test_rq_shows_the_flow_run_job_on_its_queue(
     assert job.description == "sum_of_squares(n=3)"
     assert job.get_status().value == "queued"
     assert run.state.name == "Pending"
+    info = subprocess.run(
+        [sys.executable, "-m", "rq.cli", "info", "--url", redis_url, f"{namespace}:reports"],
+        capture_output=True, text=True, timeout=WAIT,
+    )  # fmt: skip
+    assert info.returncode == 0, info.stderr
+    assert f"{namespace}:reports" in info.stdout and "1 jobs total" in info.stdout
 
 
 def test_flow_retried_by_rq_ends_completed_after_three_runs(
