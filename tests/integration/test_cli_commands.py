@@ -84,6 +84,11 @@ def test_cancel_command_and_unknown_ids(workers: Any, floq: Any, tmp_path: Path)
     workers.wait_registered(1)
     run_id = _enqueue(floq, "enqueued_flows:long_one", "-p", f"folder={tmp_path}", "-p", "queued=3")
     wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the flow run's first task")
+    running = json.loads(floq("inspect", run_id, "--json").stdout)
+    assert running["state"] == "Running"
+    states = [(t["name"].split("-")[0], t["state"]) for t in running["task_runs"]]
+    assert states == [("hold", "Running")] + [("touch", "Pending")] * 3
+    assert running["task_runs"][0]["worker"].startswith("w0-")
     done = floq("cancel", run_id)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{run_id}: Cancelled"

@@ -9,14 +9,14 @@ encoded final state (``outcome``) and counts of its task runs by state type (``n
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from floq.states import State
 from floq.store.keys import GROUP, Keys
 from floq.store.scripts import Scripts
 
-_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q", "w")
+_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q")
 
 
 def _text(value: Any) -> str:
@@ -45,13 +45,11 @@ class TaskRunRow:
 
     @classmethod
     def of(cls, task_run_id: str, values: list[Any]) -> TaskRunRow:
-        name, state, attempts, worker, started, ended, message, queue, waiting = (
+        name, state, attempts, worker, started, ended, message, queue = (
             _text(v) if v is not None else "" for v in values
         )
-        if not state:
-            state = "NotReady" if waiting not in ("", "0") else "Pending"
         return cls(
-            task_run_id, name or task_run_id, state, int(attempts or 0), worker,
+            task_run_id, name or task_run_id, state or "Pending", int(attempts or 0), worker,
             float(started) if started else None, float(ended) if ended else None, message, queue,
         )  # fmt: skip
 
@@ -94,12 +92,33 @@ class FlowRunStore:
         return [_text(i) for i in self.client.zrevrange(self.keys.runs, 0, limit - 1)]
 
     def task_runs(self, run_id: str) -> list[TaskRunRow]:
-        """Every task run of the flow run, in submission order."""
+        """Every task run of the flow run, in submission order.
+
+        A task run whose queue entry a worker holds shows as Running, with that worker and
+        the time it has held it: workers do not write a Running state (it would cost the hot
+        path a write per claim), the consumer group's pending list already knows."""
         ids = [_text(i) for i in self.client.lrange(self.keys.task_index(run_id), 0, -1)]
         pipe = self.client.pipeline(transaction=False)
         for task_run_id in ids:
-            pipe.hmget(self.keys.task(run_id, task_run_id), _TASK_FIELDS)
-        return [TaskRunRow.of(i, values) for i, values in zip(ids, pipe.execute(), strict=True)]
+            pipe.hmget(self.keys.task(run_id, task_run_id), (*_TASK_FIELDS, "e"))
+        replies = pipe.execute()
+        rows = [TaskRunRow.of(i, values[:-1]) for i, values in zip(ids, replies, strict=True)]
+        entries = [_text(values[-1]) if values[-1] else "" for values in replies]
+        return self._with_running(rows, entries)
+
+    def _with_running(self, rows: list[TaskRunRow], entries: list[str]) -> list[TaskRunRow]:
+        held = [(i, entry) for i, entry in enumerate(entries) if entry]
+        pipe = self.client.pipeline(transaction=False)
+        for i, entry in held:
+            pipe.xpending_range(self.keys.queue(rows[i].queue), GROUP, entry, entry, 1)
+        now = time.time()
+        for (i, _), pending in zip(held, pipe.execute() if held else [], strict=True):
+            if pending:
+                claim = pending[0]
+                started = now - claim["time_since_delivered"] / 1000
+                rows[i] = replace(rows[i], state="Running", worker=_text(claim["consumer"]),
+                                  started=started, ended=None)  # fmt: skip
+        return rows
 
     def cancel_task_runs(self, run_id: str) -> int:
         """Cancel the flow run's unfinished task runs (see ``cancel.lua``); how many."""
