@@ -9,6 +9,7 @@ no RQ timeout (``job_timeout=-1``): a flow's ``timeout_seconds`` is floq's to en
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,12 +35,20 @@ _POLL = 1.0  # longest block on the event stream before the RQ job's status is r
 
 
 def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunStore:
-    """The flow-run records on ``url`` (default: settings), in ``namespace``; checked reachable."""
+    """The flow-run records on ``url`` (default: settings), in ``namespace``; checked reachable.
+
+    One store (one connection pool) per server, namespace and TTL in a process: an app that
+    enqueues and fetches per request does not build a client per request."""
     settings = get_settings()
     address = url or settings.redis_url_or_embedded()
+    return _store(address, namespace or settings.namespace, settings.result_ttl)
+
+
+@functools.lru_cache(maxsize=32)
+def _store(address: str, namespace: str, ttl: int) -> FlowRunStore:
     client = connect(address)
     check(client, address)
-    return FlowRunStore(client, Keys(namespace or settings.namespace), settings.result_ttl)
+    return FlowRunStore(client, Keys(namespace), ttl)
 
 
 def enqueue(
