@@ -69,3 +69,21 @@ def test_job_serializer_output_reads_with_plain_pickle() -> None:
     value = {"a": (1, 2.5, "three")}
     assert pickle.loads(JobSerializer.dumps(value)) == value
     assert JobSerializer.loads(JobSerializer.dumps(lambda: 7))() == 7
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6390/3",
+        "redis://:s%40cret@10.0.0.5:7000/0",
+        "redis://me:pw@example.internal:6379/1",
+        "rediss://cache.example:6380/0",
+        "unix:///tmp/valkey.sock?db=2",
+    ],
+)
+def test_url_of_a_client_gives_back_its_url(url: str) -> None:
+    import redis
+
+    from floq.producer.trampoline import url_of
+
+    assert url_of(redis.Redis.from_url(url)) == url  # no connection is made

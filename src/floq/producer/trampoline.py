@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import quote
 
 import rq
 
@@ -52,7 +53,8 @@ def run_flow(payload: bytes) -> Any:
     if flow.task_runner is None:
         from floq.runners.redis import RedisTaskRunner
 
-        flow = flow.with_options(task_runner=RedisTaskRunner(queue=queue))
+        url = settings.redis_url or url_of(job.connection)
+        flow = flow.with_options(task_runner=RedisTaskRunner(url=url, queue=queue))
     state = _run(flow, args, kwargs, job.id)
     _record(store, job, state)
     return state.result()
@@ -75,6 +77,20 @@ def _record(store: FlowRunStore, job: Any, state: State) -> None:
     except SerializationError as error:
         outcome = serialization.dumps(state.__class__(state.type, state.name, str(error)), secret)
     store.transition(job.id, state, outcome=outcome, ended=f"{time.time():.6f}")
+
+
+def url_of(client: Any) -> str:
+    """The URL of the server ``client`` talks to (for an RQ worker started without FLOQ_*)."""
+    kwargs = client.connection_pool.connection_kwargs
+    auth = ""
+    if kwargs.get("password"):
+        user = quote(kwargs.get("username") or "", safe="")
+        auth = f"{user}:{quote(kwargs['password'], safe='')}@"
+    if kwargs.get("path"):
+        return f"unix://{auth}{kwargs['path']}?db={kwargs.get('db', 0)}"
+    scheme = "rediss" if "SSL" in client.connection_pool.connection_class.__name__ else "redis"
+    host, port, db = kwargs.get("host", "localhost"), kwargs.get("port", 6379), kwargs.get("db", 0)
+    return f"{scheme}://{auth}{host}:{port}/{db}"
 
 
 def _attempt(store: FlowRunStore, run_id: str) -> int:
