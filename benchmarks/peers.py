@@ -189,9 +189,11 @@ def run_all(args: argparse.Namespace, run: report.Run, timeout: float) -> bool:
     with _server(args.url) as (base, owned):
         run.server = server.server_version(base) + ("" if owned else f" at {args.url}")
         print(f"server: {run.server}{' (started for this run)' if owned else ''}", flush=True)
-        for peer in args.peers:
-            entry = PEERS[peer]
-            for workload in args.workloads:
+        # Workload by workload, every peer in turn: the figures one row of the report compares
+        # are minutes apart, not a quarter of an hour (this VM's speed drifts by up to ~35%).
+        for workload in args.workloads:
+            for peer in args.peers:
+                entry = PEERS[peer]
                 url = server.with_db(base, entry.db) if owned else base
                 if owned and entry.uses_redis:
                     server.flush_db(url)
