@@ -76,3 +76,11 @@ def meet(folder: str, name: str, other: str) -> str:
             raise TimeoutError(f"{other} never came")
         time.sleep(0.02)
     return name
+
+
+@flow
+def two_naps(folder: str) -> float:
+    """Two task runs one after the other: the second is submitted a second after the first."""
+    first = hold.submit(f"{folder}/first", 1.0).result()
+    second = hold.submit(f"{folder}/second", 1.0).result()
+    return len(first) + len(second)

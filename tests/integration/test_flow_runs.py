@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -214,3 +215,16 @@ def test_a_flow_from_main_with_a_closure_can_be_enqueued(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [101, 102, 103]
+
+
+def test_sigterm_lets_a_running_flow_run_finish_its_task_runs(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    worker = workers.start("--flow-slots", "1", PYTHONPATH=HERE)  # the only worker
+    workers.wait_registered(1)
+    run = enqueue(enqueued_flows.two_naps, (str(tmp_path),), url=redis_url, namespace=namespace)
+    wait_until(lambda: (tmp_path / "first").exists(), WAIT, "the first task run")
+    worker.send_signal(signal.SIGTERM)
+    # The second task run is submitted after SIGTERM: the worker still runs it for the flow.
+    assert run.result(timeout=WAIT) == 8
+    assert worker.wait(timeout=WAIT) == 0

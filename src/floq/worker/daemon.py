@@ -76,10 +76,23 @@ class Worker:
         self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
+        self._flow_slots = FlowSlots(config)
+        self._deadline = float("inf")  # of the drain, once stopping
 
     def stop(self) -> None:
-        """Stop claiming and drain (what SIGTERM does)."""
-        self._stopping.set()
+        """Stop claiming and drain (what SIGTERM does).
+
+        Flow slots stop taking flow runs at once; task runs are still claimed while a flow
+        run in a slot goes on (it may wait for them), up to ``FLOQ_DRAIN_SECONDS``."""
+        if not self._stopping.is_set():
+            self._deadline = time.monotonic() + self.config.settings.drain_seconds
+            self._stopping.set()
+            self._flow_slots.request_stop()
+
+    def _claiming(self) -> bool:
+        if not self._stopping.is_set():
+            return True
+        return self._flow_slots.running() and time.monotonic() < self._deadline
 
     def run(self) -> None:
         config = self.config
@@ -88,8 +101,7 @@ class Worker:
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
         self._upkeep.start()
-        slots = FlowSlots(config)
-        slots.start()
+        self._flow_slots.start()
         completer = threading.Thread(target=self._complete_loop, name="floq-complete", daemon=True)
         completer.start()
         logger.info(
@@ -100,7 +112,9 @@ class Worker:
         try:
             self._claim_loop()
         finally:
-            slots.stop(config.settings.drain_seconds)
+            if self._deadline == float("inf"):  # the claim loop ended on its own (--burst)
+                self._deadline = time.monotonic() + config.settings.drain_seconds
+            self._flow_slots.stop(max(0.0, self._deadline - time.monotonic()))
             self._drain()
             self._completions.put(None)
             completer.join(timeout=10)
@@ -136,7 +150,7 @@ class Worker:
 
     def _claim_loop(self) -> None:
         streams = {self.keys.queue(name): name for name in self.config.queues}
-        while not self._stopping.is_set():
+        while self._claiming():
             free = self._free_slots(timeout=0.5)
             if free <= 0:
                 continue
@@ -299,7 +313,7 @@ class Worker:
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> None:
-        deadline = time.monotonic() + self.config.settings.drain_seconds
+        deadline = self._deadline
         with self._slots:
             while self._inflight and time.monotonic() < deadline:
                 self._slots.wait(min(0.2, max(0.0, deadline - time.monotonic())))

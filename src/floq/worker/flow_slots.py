@@ -60,11 +60,19 @@ class FlowSlots:
                     )
                     self._spawn(slot)
 
-    def stop(self, grace: float) -> None:
+    def request_stop(self) -> None:
+        """SIGTERM every slot (RQ's warm shutdown: no new flow runs, the current ones finish)."""
         self._stopping.set()
         for proc in self._procs.values():
             if proc.poll() is None:
                 proc.terminate()
+
+    def running(self) -> bool:
+        return any(proc.poll() is None for proc in self._procs.values())
+
+    def stop(self, grace: float) -> None:
+        """Stop the slots; kill those still running after ``grace`` seconds."""
+        self.request_stop()
         deadline = time.monotonic() + grace
         for proc in self._procs.values():
             try:
