@@ -1,0 +1,13 @@
+"""Command-line entry points: ``floq`` (a click group) and ``flow-worker``.
+
+app.py      the group and what its commands share (loading a flow, --redis/--namespace)
+running.py  run, enqueue, demo, server
+observe.py  runs, inspect, watch, cancel, workers, queues
+worker.py   flow-worker
+"""
+
+from floq.cli import observe, running  # noqa: F401 - they add their commands to the group
+from floq.cli.app import floq_cli
+from floq.cli.worker import flow_worker_cli
+
+__all__ = ["floq_cli", "flow_worker_cli"]

@@ -1,0 +1,73 @@
+"""``flow-worker``: the worker daemon's command line."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from floq import logs
+from floq.errors import FloqError
+from floq.settings import WORKER_MODES, Settings
+
+
+@click.command("flow-worker")
+@click.option("--redis", "url", help="Redis URL [env FLOQ_REDIS_URL; default: embedded server]")
+@click.option("--queue", "queues", multiple=True, help="queue to serve, repeatable [FLOQ_QUEUES]")
+@click.option("--mode", type=click.Choice(WORKER_MODES), help="how to run tasks [FLOQ_WORKER_MODE]")
+@click.option("--concurrency", type=click.IntRange(min=1), help="runs at once [FLOQ_CONCURRENCY]")
+@click.option("--processes", type=click.IntRange(min=1), help="parallel mode [FLOQ_PROCESSES]")
+@click.option("--dask-address", help="Dask scheduler for dask mode [FLOQ_DASK_ADDRESS]")
+@click.option("--name", help="this worker's name (default: host-pid-random)")
+@click.option("--namespace", help="prefix of floq's Redis keys [FLOQ_NAMESPACE]")
+@click.option(
+    "--flow-slots", type=click.IntRange(min=0), help="enqueued flow runs at once [FLOQ_FLOW_SLOTS]"
+)
+@click.option("--burst", is_flag=True, help="exit once the queues are empty (no flow slots)")
+def flow_worker_cli(
+    url: str | None,
+    queues: tuple[str, ...],
+    mode: str | None,
+    concurrency: int | None,
+    processes: int | None,
+    dask_address: str | None,
+    name: str | None,
+    namespace: str | None,
+    flow_slots: int | None,
+    burst: bool,
+) -> None:
+    """Run task runs from Redis queues: threads, processes or a Dask cluster."""
+    from floq.worker import Worker, WorkerConfig
+
+    try:
+        settings = Settings.from_env().replace(
+            redis_url=url,
+            queues=queues or None,
+            worker_mode=mode,
+            concurrency=concurrency,
+            processes=processes,
+            dask_address=dask_address,
+            namespace=namespace,
+            flow_slots=flow_slots,
+        )
+        logs.install_default_handler(settings.log_level)
+        config = WorkerConfig(
+            url=settings.redis_url_or_embedded(),
+            settings=settings,
+            queues=settings.queues,
+            mode=settings.worker_mode,
+            concurrency=settings.concurrency,
+            processes=settings.processes,
+            dask_address=settings.dask_address,
+            burst=burst,
+            flow_slots=0 if burst else settings.flow_slots,
+            **({"name": name} if name else {}),
+        )
+        worker = Worker(config)
+    except FloqError as error:
+        raise click.ClickException(str(error)) from None
+    signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
