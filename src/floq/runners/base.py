@@ -3,7 +3,9 @@
 A runner runs the task calls of one flow run. It is a context manager (the flow enters it
 before the body runs and leaves it after, which waits for every run it was given), and it has
 ``submit(call) -> TaskFuture`` and ``map(calls) -> list[TaskFuture]``. A subclass writes only
-``start``, ``shutdown`` and ``_launch``; the bookkeeping here is shared.
+``start``, ``shutdown`` and ``_launch``, and passes its constructor arguments to
+``super().__init__(**config)``: a runner is copied (one per flow run) and pickled (an enqueued
+flow carries its runner to the worker) as that configuration alone.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class TaskRunner(abc.ABC):
     def duplicate(self) -> Self:
         """A new, unstarted runner with the same configuration (one per flow run)."""
         return type(self)(**self._config)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A runner travels (in an enqueued flow, to a worker) as its configuration: its class
+        and constructor arguments, never its live state (threads, pools, clients, queues)."""
+        return (_rebuild, (type(self), self._config))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._config.items() if v is not None)
@@ -81,6 +88,10 @@ class TaskRunner(abc.ABC):
     @abc.abstractmethod
     def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
         """Arrange for ``call`` to run and for ``future.finish(state)`` to follow."""
+
+
+def _rebuild(cls: type[TaskRunner], config: dict[str, Any]) -> TaskRunner:
+    return cls(**config)
 
 
 def when_ready(
