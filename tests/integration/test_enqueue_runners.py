@@ -125,3 +125,44 @@ def test_flows_from_main_carrying_each_runner_complete(
         outputs[kind] = (app.returncode, out.strip().splitlines()[-1:], err[-2000:])
     for kind, (code, last, err) in outputs.items():
         assert (code, last) == (0, ["result 14"]), f"{kind}: {err}\n{workers.logs()}"
+
+
+HELPERS_SCRIPT = """
+    import sys
+    import cloudpickle
+    import helpers  # a module of the app's own, absent on the worker
+    from floq import flow, task
+
+    cloudpickle.register_pickle_by_value(helpers)  # README: ship a module of your own by value
+
+    @task
+    def twice(x):
+        return helpers.twice(x)
+
+    @flow
+    def doubled(n):
+        return helpers.label([twice(i) for i in range(n)])
+
+    if __name__ == "__main__":
+        print("result", doubled.enqueue(3).result(timeout=float(sys.argv[1])))
+"""
+
+
+def test_a_module_registered_by_value_travels_with_the_flow(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "helpers.py").write_text(
+        "def twice(x):\n    return 2 * x\n\n\ndef label(values):\n    return f'doubled {values}'\n"
+    )
+    (app / "main.py").write_text(textwrap.dedent(HELPERS_SCRIPT))
+    workers.start("--flow-slots", "1")  # its cwd and path do not hold app/
+    workers.wait_registered(1)
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
+    done = subprocess.run(
+        [sys.executable, "main.py", str(WAIT)],
+        env=env, cwd=app, capture_output=True, text=True, timeout=WAIT * 2,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stderr}\n{workers.logs()}"
+    assert done.stdout.strip().splitlines()[-1] == "result doubled [0, 2, 4]"
