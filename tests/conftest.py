@@ -82,7 +82,9 @@ class Workers:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, **WORKER_ENV, **extra}
+        """This process's environment without the developer's FLOQ_ settings, plus the tests'."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOQ_")}
+        env.update(WORKER_ENV, **extra)
         env.update(FLOQ_REDIS_URL=self.url, FLOQ_NAMESPACE=self.namespace)
         return env
 

@@ -44,7 +44,8 @@ RUNNERS = {
 
 @pytest.fixture(scope="module")
 def dask_address() -> Iterator[str]:
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the test extra installs it: never skip
+
     with distributed.LocalCluster(
         n_workers=1, processes=False, threads_per_worker=2, dashboard_address=None,
         protocol="tcp", host="127.0.0.1",

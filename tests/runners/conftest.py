@@ -80,7 +80,8 @@ RUNNER_CASES = [
 @pytest.fixture(scope="session")
 def dask_address() -> Iterator[str]:
     """One local Dask cluster (2 worker processes x 2 threads) for the whole session."""
-    distributed = pytest.importorskip("distributed")
+    import distributed  # the test extra installs it: never skip
+
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
     )
