@@ -38,16 +38,35 @@ def redis_url() -> Iterator[str]:
         yield given
         return
     with tempfile.TemporaryDirectory(prefix="floq-test-server-") as data_dir:
-        port = embedded.free_port()
-        args = embedded.server_args(port, Path(data_dir), daemonize=False)
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"redis://127.0.0.1:{port}/0"
+        process, url = _start_own_server(Path(data_dir))
         try:
-            assert embedded.wait_ready(url, timeout=15), f"test server did not start on {port}"
             yield url
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def _start_own_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A server on a free port, checked to be ours: the port is free when picked, not when
+    bound, so another process may take it in between (then try another port)."""
+    for _ in range(5):
+        port = embedded.free_port()
+        args = embedded.server_args(port, data_dir, daemonize=False)
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        if embedded.wait_ready(url, timeout=15) and _server_pid(url) == process.pid:
+            return process, url
+        process.kill()
+        process.wait(timeout=10)
+    raise AssertionError("could not start a test server of our own on a free port")
+
+
+def _server_pid(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("server")["process_id"])
+    finally:
+        client.close()
 
 
 def _delete_namespace(url: str, namespace: str) -> None:

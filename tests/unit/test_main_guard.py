@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -54,16 +53,13 @@ def test_unguarded_script_stops_with_a_clear_message(tmp_path: Path, runner: str
         print("result:", my_flow())
         """,
     )
-    started = time.monotonic()
     done = run_script(script)
-    elapsed = time.monotonic() - started
     assert done.returncode != 0, done.stdout + done.stderr
     assert GUARD in done.stderr
     assert "RunnerError" in done.stderr
     assert runner.split("(")[0] in done.stderr
     assert "unguarded.py, line 12" in done.stderr
     assert "result:" not in done.stdout  # the flow never ran
-    assert elapsed < 60
 
 
 def test_require_main_guard_in_scripts(tmp_path: Path) -> None:
