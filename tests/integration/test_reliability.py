@@ -190,7 +190,8 @@ def test_unsigned_payload_is_refused_by_a_worker_with_a_secret(
     def unsigned() -> None:
         seen["state"] = add.submit(1, 2).wait(timeout=WAIT)
 
-    unsigned(return_state=True)  # a flow with a failed task run and no value of its own fails
+    # A flow with a failed task run and no value of its own fails.
+    assert unsigned(return_state=True).is_failed()
     state = seen["state"]
     assert state.type is StateType.FAILED, state
     [(_, letter)] = client.xrange(keys.dead("default"))

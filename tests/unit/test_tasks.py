@@ -256,7 +256,7 @@ def test_on_failure_only_after_the_last_retry() -> None:
     def always_fails() -> None:
         raise ValueError("x")
 
-    always_fails(return_state=True)
+    assert always_fails(return_state=True).is_failed()
     assert len(failures) == 1
     assert failures[0].is_failed()
     assert completions == []
