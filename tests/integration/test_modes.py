@@ -69,7 +69,6 @@ def test_parallel_mode_runs_cpu_tasks_in_parallel_processes(runner, workers, tmp
     assert worker.pid not in pids  # the pool's children, not the worker itself
     overlapping = [(a, b) for a, b in combinations(runs, 2) if max(a[1], b[1]) < min(a[2], b[2])]
     assert overlapping, f"no two runs overlapped: {runs}"
-    assert all(end - start >= 0.5 for _, start, end in runs)
 
 
 @pytest.fixture

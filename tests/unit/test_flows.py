@@ -431,7 +431,7 @@ def test_flow_timeout_does_not_wait_for_its_running_task() -> None:
 
     @task
     def stuck() -> None:
-        release.wait(10)
+        release.wait(30)
 
     @flow(timeout_seconds=0.3)
     def waits_on_task() -> None:
@@ -444,4 +444,5 @@ def test_flow_timeout_does_not_wait_for_its_running_task() -> None:
     finally:
         release.set()
     assert state.name == "TimedOut"
-    assert elapsed < 1.5, f"the timed-out flow returned after {elapsed:.2f}s"
+    # Far below the task's 30 s, with room for a loaded machine.
+    assert elapsed < 5, f"the timed-out flow returned after {elapsed:.2f}s"
