@@ -1,0 +1,75 @@
+"""``rediss://`` URLs really use TLS: a flow runs through a server that speaks nothing else.
+
+The server is Debian's ``redis-server`` (built with TLS; the pip-installed Valkey is not),
+which ``.ci/run`` installs; the certificates come from ``trustme`` (a throwaway CA).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+import redis
+import trustme
+from integration_helpers import WAIT
+
+from floq import flow, task
+from floq.runners import RedisTaskRunner
+from floq.store import embedded
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@task
+def add(x: int, y: int) -> int:
+    return x + y
+
+
+@pytest.fixture
+def tls_url(tmp_path: Path) -> Iterator[str]:
+    """A rediss:// URL of a server with its plain port off, trusting a CA made for this test."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server (Debian's, with TLS) is needed: .ci/run installs it"
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    paths = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    port = embedded.free_port()
+    args = [
+        server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+        "--tls-cert-file", str(paths["cert"]), "--tls-key-file", str(paths["key"]),
+        "--tls-ca-cert-file", str(paths["ca"]), "--tls-auth-clients", "no",
+        "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
+    ]  # fmt: skip
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={paths['ca']}"
+    try:
+        assert embedded.wait_ready(url, timeout=15), f"the TLS server did not start on {port}"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_flow_runs_over_tls(tls_url: str, namespace: str, workers: Any) -> None:
+    plain = redis.Redis.from_url(tls_url.replace("rediss://", "redis://").split("?")[0])
+    with pytest.raises(redis.ConnectionError):
+        plain.ping()  # the server speaks TLS only: a plain client gets nowhere
+    plain.close()
+    workers.url = tls_url  # the workers' FLOQ_REDIS_URL
+    workers.start("--concurrency", "4")
+    workers.wait_registered(1)
+
+    @flow(task_runner=RedisTaskRunner(url=tls_url, namespace=namespace))
+    def over_tls() -> list[int]:
+        return [f.result(timeout=WAIT) for f in add.map(range(5), 1)]
+
+    assert over_tls() == [1, 2, 3, 4, 5], workers.logs()
