@@ -68,6 +68,8 @@ class Settings:
     given_as: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.log_level.upper() in _LEVELS:  # 'debug' is DEBUG; a bad one is shown as given
+            object.__setattr__(self, "log_level", self.log_level.upper())
         self._check_choices()
         self._check_numbers()
         if self.redis_url is not None and not self.redis_url.startswith(_SCHEMES):
@@ -146,7 +148,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_SECRET": ("secret", str.encode),
     "FLOQ_NAMESPACE": ("namespace", str),
     "FLOQ_HOME": ("home", lambda raw: Path(raw).expanduser()),
-    "FLOQ_LOG_LEVEL": ("log_level", str.upper),
+    "FLOQ_LOG_LEVEL": ("log_level", str),
     "FLOQ_THREAD_POOL_WORKERS": ("thread_pool_workers", int),
     "FLOQ_RESULT_TTL": ("result_ttl", int),
     "FLOQ_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),
