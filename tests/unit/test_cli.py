@@ -65,3 +65,29 @@ def test_bad_targets_are_named(module_dir: Path, target: str, message: str) -> N
     assert result.exit_code == 2
     assert message in result.output
     assert target in result.output
+
+
+def test_floq_and_redis_errors_are_one_line_messages() -> None:
+    import click
+    import redis
+
+    from floq.cli.app import FloqCommand
+    from floq.errors import ConfigurationError
+
+    raised: list[BaseException] = [
+        ConfigurationError("FLOQ_X must be y"),
+        redis.ResponseError("WRONGTYPE Operation against a key\nholding the wrong kind of value"),
+    ]
+
+    @click.command(cls=FloqCommand)
+    def command() -> None:
+        raise raised.pop(0)
+
+    first = CliRunner().invoke(command, [])
+    assert (first.exit_code, first.output) == (1, "Error: FLOQ_X must be y\n")
+    second = CliRunner().invoke(command, [])
+    assert second.exit_code == 1
+    assert second.output == (
+        "Error: Redis: ResponseError: WRONGTYPE Operation against a key holding the wrong kind "
+        "of value\n"
+    )
