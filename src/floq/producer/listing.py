@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from floq.producer.flow_run import FlowRun
@@ -14,6 +14,7 @@ from floq.store.workers import live_workers
 
 COUNTS = ("SUBMITTED", "COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 _FAILURES = ("Failed", "Crashed", "TimedOut", "NotReady")
+_ROW_FIELDS = tuple(f.name for f in fields(TaskRunRow))
 
 
 def _field(record: dict[str, bytes], name: str) -> str:
@@ -87,7 +88,7 @@ def task_rows(run: FlowRun) -> list[dict[str, Any]]:
         seen[row.code] = index + 1
         named = row.name.endswith(f"-{row.id[:8]}")  # the default name: number it instead
         found.append({
-            **asdict(row),
+            **{name: getattr(row, name) for name in _ROW_FIELDS},  # asdict: 3x slower
             "name": f"{task}-{index}" if named else row.name,
             "task": task,
             "seconds": row.seconds,
