@@ -87,7 +87,10 @@ class _Tally:
         counts = ", ".join(f"{n} {kind}" for kind, n in tasks.items() if kind != "submitted" and n)
         self.state = info["state"]
         if info["type"] == "RUNNING" and time.monotonic() >= self._due:
-            self.lost, self._due = _lost_workers(self._run), time.monotonic() + _LOST_EVERY
+            began = time.monotonic()
+            self.lost = _lost_workers(self._run)
+            took = time.monotonic() - began  # at most a tenth of the time goes to this look
+            self._due = time.monotonic() + max(_LOST_EVERY, 10 * took)
         lost = f"; {self.lost}" if self.lost and info["type"] == "RUNNING" else ""
         return finished, tasks["submitted"], f"{self.state} {counts}{lost}"
 
