@@ -103,3 +103,16 @@ def test_a_coordinator_whose_queue_no_worker_serves_warns(
     thread.join(WAIT)
     assert results == [9]
     assert len([m for m in warnings.messages if expected in m]) == 1  # once
+
+
+def test_floq_enqueue_wait_and_watch_time_out_saying_why(redis_url: str, namespace: str) -> None:
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=HERE)
+    args = ["enqueued_flows:sum_of_squares", "-p", "n=1", "--queue", "nobody"]
+    waited = run_cli(FLOQ_CLI, "enqueue", *args, "--wait", "--timeout", "0.5", env=env)
+    run_id = waited.stdout.strip()
+    watched = run_cli(FLOQ_CLI, "watch", run_id, "--timeout", "0.5", env=env)
+    expected = f"no live worker serves queue 'nobody' on {redis_url}"
+    for done in (waited, watched):
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        [line] = done.stderr.strip().splitlines()  # the error says why; no warning besides
+        assert line.startswith(f"Error: flow run {run_id} is still Pending") and expected in line

@@ -70,9 +70,9 @@ def watch_command(
 
 
 class _Tally:
-    """(finished, submitted, 'State: n completed, ...') of a flow run's task runs, for the
-    bar; ``state`` and ``lost`` (runs that lost workers hold: looked up at most every few
-    seconds, as that reads every task run) for the lines printed off a terminal."""
+    """(finished, submitted, 'State n completed, ...') of a flow run's task runs, for the
+    bar; ``state`` and ``lost`` (runs that lost workers hold while the flow runs: looked up
+    at most every few seconds, as that reads every task run) for lines off a terminal."""
 
     def __init__(self, run: Any) -> None:
         self._run, self._due = run, 0.0
@@ -86,12 +86,14 @@ class _Tally:
         finished = sum(n for kind, n in tasks.items() if kind != "submitted")
         counts = ", ".join(f"{n} {kind}" for kind, n in tasks.items() if kind != "submitted" and n)
         self.state = info["state"]
-        if info["type"] == "RUNNING" and time.monotonic() >= self._due:
+        if info["type"] != "RUNNING":
+            self.lost = ""
+        elif time.monotonic() >= self._due:
             began = time.monotonic()
             self.lost = _lost_workers(self._run)
             took = time.monotonic() - began  # at most a tenth of the time goes to this look
             self._due = time.monotonic() + max(_LOST_EVERY, 10 * took)
-        lost = f"; {self.lost}" if self.lost and info["type"] == "RUNNING" else ""
+        lost = f"; {self.lost}" if self.lost else ""
         return finished, tasks["submitted"], f"{self.state} {counts}{lost}"
 
 
@@ -108,7 +110,7 @@ def _line_printer(tally: _Tally) -> Any:
     def refresh() -> None:
         finished, total, _ = tally()
         line = f"{tally.state}: {finished}/{total} task runs finished"
-        if tally.lost and tally.state == "Running":
+        if tally.lost:
             line += f"; {tally.lost}"
         if line not in last[-1:]:
             click.echo(line)
@@ -118,7 +120,7 @@ def _line_printer(tally: _Tally) -> Any:
 
 
 def _watch(run: Any, deadline: float | None, refresh: Any) -> State:
-    check = WorkerCheck(run)
+    check = WorkerCheck(run, at_end=False)  # shared by the short waits; a timeout says why
     while True:
         refresh()
         left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())

@@ -16,6 +16,7 @@ from floq.cli.app import (
     server,
     server_options,
 )
+from floq.producer.flow_run import WorkerCheck
 from floq.settings import Settings
 
 
@@ -61,7 +62,7 @@ def enqueue_command(
         raise click.BadParameter(str(error), param_hint="-p") from None
     click.echo(run.id)
     if wait:
-        state = run.wait(timeout)
+        state = run.wait(timeout, check=WorkerCheck(run, at_end=False))  # the error says why
         if not state.is_final():
             raise click.ClickException(run.still(state, timeout))
         echo_outcome(state)

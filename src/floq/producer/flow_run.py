@@ -198,7 +198,7 @@ class FlowRun:
         """The flow's value once the run ends; its exception if it failed (or returned with
         ``raise_on_failure=False``); TimeoutError if it has not ended within ``timeout`` s
         (saying so if no live worker serves its queue)."""
-        state = self.wait(timeout)
+        state = self.wait(timeout, check=WorkerCheck(self, at_end=False))
         if not state.is_final():
             raise TimeoutError(self.still(state, timeout))
         return state.result(raise_on_failure)
@@ -238,15 +238,17 @@ class FlowRun:
 
 class WorkerCheck:
     """Warns once that a Pending flow run has no live worker to run it: checked once it has
-    been waited on for ``after`` seconds (or when a wait ends), then every poll till found."""
+    been waited on for ``after`` seconds, then every poll till found; also when a wait times
+    out (``at_end``), unless the caller reports the hint itself (a TimeoutError carries it)."""
 
-    def __init__(self, run: FlowRun, after: float = HINT_AFTER) -> None:
-        self._run, self._due, self.warned = run, time.monotonic() + after, False
+    def __init__(self, run: FlowRun, after: float = HINT_AFTER, *, at_end: bool = True) -> None:
+        self._run, self._due, self._at_end = run, time.monotonic() + after, at_end
+        self.warned = False
 
     def __call__(self, state: State, *, at_end: bool = False) -> None:
         if self.warned or state.type is not StateType.PENDING:
             return
-        if not at_end and time.monotonic() < self._due:
+        if time.monotonic() < self._due and not (at_end and self._at_end):
             return
         self._due = time.monotonic() + _POLL
         hint = self._run.no_worker_hint()
