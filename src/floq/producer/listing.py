@@ -77,8 +77,13 @@ def inspection(
 
 
 def task_rows(run: FlowRun) -> list[dict[str, Any]]:
-    """Every task run of the flow run as plain data: mapped runs named by their index
-    (``square-17``); a run held by a worker whose heartbeat lapsed is marked ``worker_lost``."""
+    """Every task run of the flow run as plain data; a run held by a worker whose heartbeat
+    lapsed is marked ``worker_lost``.
+
+    A run with the default name (``<task>-<first 8 hex of its id>``, the same for every run a
+    process submits) is shown as ``<task>-<k>``: the k-th run of that task in this flow run,
+    in submission order, which for one ``.map()`` is its map index (``square-17``). Names
+    given with ``task_run_name`` are shown as given."""
     rows = run.task_runs()
     live = {str(w["name"]) for w in live_workers(run.store.client, run.store.keys)}
     seen: dict[str, int] = {}
