@@ -1,7 +1,8 @@
 """floq's configuration: one frozen :class:`Settings`, read from the environment only here.
 
 Precedence is flag > environment > default: command-line code builds ``Settings.from_env()``
-and then ``replace()``s what its flags set. A bad value fails at once, naming the variable.
+and then ``replace()``s what its flags set. A bad value fails at once, naming what the user
+gave: the variable, or the flag (``replace(given_as={"redis_url": "--redis"}, redis_url=...)``).
 
 =========================  =========================================  ================
 variable                   meaning                                    default
@@ -63,50 +64,49 @@ class Settings:
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     dask_address: str | None = None
     flow_slots: int = 1
+    # where values came from, for messages: setting -> flag ("--redis"); else its variable
+    given_as: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.log_level not in _LEVELS:
-            raise ConfigurationError(
-                f"FLOQ_LOG_LEVEL must be one of {', '.join(_LEVELS)}, got {self.log_level!r}"
-            )
-        if self.worker_mode not in WORKER_MODES:
-            raise ConfigurationError(
-                f"FLOQ_WORKER_MODE must be one of {', '.join(WORKER_MODES)}, "
-                f"got {self.worker_mode!r}"
-            )
-        if not self.queues or not all(self.queues):
-            raise ConfigurationError(
-                f"FLOQ_QUEUES must name at least one queue, got {self.queues!r}"
-            )
-        positive = {
-            "FLOQ_CONCURRENCY": self.concurrency,
-            "FLOQ_PROCESSES": self.processes,
-            "FLOQ_THREAD_POOL_WORKERS": self.thread_pool_workers,
-            "FLOQ_RESULT_TTL": self.result_ttl,
-            "FLOQ_HEARTBEAT_SECONDS": self.heartbeat_seconds,
-            "FLOQ_WORKER_TTL": self.worker_ttl,
-            "FLOQ_REAP_SECONDS": self.reap_seconds,
-            "FLOQ_DRAIN_SECONDS": self.drain_seconds,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise ConfigurationError(f"{name} must be > 0, got {value!r}")
-        if self.flow_slots < 0:
-            raise ConfigurationError(f"FLOQ_FLOW_SLOTS must be >= 0, got {self.flow_slots!r}")
-        if self.worker_ttl <= self.heartbeat_seconds:
-            raise ConfigurationError(
-                f"FLOQ_WORKER_TTL ({self.worker_ttl}) must be longer than "
-                f"FLOQ_HEARTBEAT_SECONDS ({self.heartbeat_seconds})"
-            )
+        if self.log_level.upper() in _LEVELS:  # 'debug' is DEBUG; a bad one is shown as given
+            object.__setattr__(self, "log_level", self.log_level.upper())
+        self._check_choices()
+        self._check_numbers()
         if self.redis_url is not None and not self.redis_url.startswith(_SCHEMES):
-            raise ConfigurationError(
-                f"FLOQ_REDIS_URL must start with one of {', '.join(_SCHEMES)}, "
-                f"got {self.redis_url!r}"
-            )
+            self._fail("redis_url", f"must start with one of {', '.join(_SCHEMES)}")
         if not self.namespace or any(c in self.namespace for c in "{}: "):
-            raise ConfigurationError(
-                f"FLOQ_NAMESPACE must be non-empty without '{{', '}}', ':' or spaces, "
-                f"got {self.namespace!r}"
+            self._fail("namespace", "must be non-empty without '{', '}', ':' or spaces")
+
+    def label(self, setting: str) -> str:
+        """What the user set ``setting`` with: a flag given to ``replace``, else the variable."""
+        return dict(self.given_as).get(setting) or _VARIABLE_OF[setting]
+
+    def _fail(self, setting: str, rule: str, shown: Any = None) -> None:
+        value = getattr(self, setting) if shown is None else shown
+        raise ConfigurationError(f"{self.label(setting)} {rule}, got {value!r}")
+
+    def _check_choices(self) -> None:
+        if self.log_level not in _LEVELS:
+            self._fail("log_level", f"must be one of {', '.join(_LEVELS)}")
+        if self.worker_mode not in WORKER_MODES:
+            self._fail("worker_mode", f"must be one of {', '.join(WORKER_MODES)}")
+        if not self.queues or not all(self.queues):
+            self._fail("queues", "must name at least one queue")
+
+    def _check_numbers(self) -> None:
+        positive = (
+            "concurrency", "processes", "thread_pool_workers", "result_ttl",
+            "heartbeat_seconds", "worker_ttl", "reap_seconds", "drain_seconds",
+        )  # fmt: skip
+        for setting in positive:
+            if not getattr(self, setting) > 0:
+                self._fail(setting, "must be > 0")
+        if self.flow_slots < 0:
+            self._fail("flow_slots", "must be >= 0")
+        if self.worker_ttl <= self.heartbeat_seconds:
+            self._fail(
+                "worker_ttl",
+                f"must be longer than {self.label('heartbeat_seconds')} ({self.heartbeat_seconds})",
             )
 
     @classmethod
@@ -119,8 +119,14 @@ class Settings:
         }
         return cls(**values)
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+    def replace(self, given_as: Mapping[str, str] | None = None, **changes: Any) -> Settings:
+        """These settings with ``changes`` (None: unchanged), validated again; ``given_as``
+        names where changed values came from (``{"namespace": "--namespace"}``), so that a bad
+        one is reported as the user gave it."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        labels = dict(self.given_as)
+        labels.update((k, v) for k, v in (given_as or {}).items() if k in changes)
+        return dataclasses.replace(self, given_as=tuple(labels.items()), **changes)
 
     def redis_url_or_embedded(self) -> str:
         """The configured Redis URL, or the embedded server's (started if need be)."""
@@ -142,7 +148,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_SECRET": ("secret", str.encode),
     "FLOQ_NAMESPACE": ("namespace", str),
     "FLOQ_HOME": ("home", lambda raw: Path(raw).expanduser()),
-    "FLOQ_LOG_LEVEL": ("log_level", str.upper),
+    "FLOQ_LOG_LEVEL": ("log_level", str),
     "FLOQ_THREAD_POOL_WORKERS": ("thread_pool_workers", int),
     "FLOQ_RESULT_TTL": ("result_ttl", int),
     "FLOQ_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),
@@ -156,6 +162,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_DASK_ADDRESS": ("dask_address", str),
     "FLOQ_FLOW_SLOTS": ("flow_slots", int),
 }
+_VARIABLE_OF = {key: name for name, (key, _) in _VARIABLES.items()}
 
 
 def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from floq.states import State
 
@@ -68,25 +69,51 @@ def runs_table(rows: Iterable[dict[str, Any]]) -> Table:
     return table
 
 
-def inspection(data: dict[str, Any]) -> Group:
+def inspection(data: dict[str, Any], every: bool = False) -> Group:
+    """A flow run: its head, its state message in full, then its task runs summed up per
+    task, or (``every``) one line per task run."""
     head = _table("flow run", "flow", "state", "attempts", "worker", "started", "duration")
     head.add_row(
         data["id"], data["description"] or data["flow"], _state(data["state"], data["type"]),
         str(data["attempts"]), data["worker"], _when(data["started"]), _seconds(data["seconds"]),
     )  # fmt: skip
-    tasks = _table(
-        "task run", "name", "state", "attempts", "worker", "started", "duration", "error"
-    )
-    for row in data["task_runs"]:
-        tasks.add_row(
-            row["id"], row["name"], _state(row["state"]), str(row["attempts"]), row["worker"],
-            _when(row["started"]), _seconds(row["seconds"]), row["message"],
-        )  # fmt: skip
     parts: list[Any] = [head]
     if data["message"]:
-        parts.append(f"message: {data['message']}")
-    parts += [f"\n{len(data['task_runs'])} task run(s)", tasks]
+        parts.append(Text(f"message: {data['message']}"))
+    total = sum(group["runs"] for group in data["task_summary"])
+    if every:
+        shown = len(data["task_runs"])
+        more = f", {shown} shown" if shown < total else ""
+        parts += [f"\n{total} task run(s){more}", _task_runs(data["task_runs"])]
+    else:
+        parts += [f"\n{total} task run(s) (--all lists each)", _per_task(data["task_summary"])]
     return Group(*parts)
+
+
+def _task_runs(rows: Iterable[dict[str, Any]]) -> Table:
+    from floq.producer.listing import state_label
+
+    table = _table(
+        "task run", "name", "state", "attempts", "worker", "started", "duration", "error"
+    )
+    for row in rows:
+        table.add_row(
+            row["id"], row["name"], _state(state_label(row), row["state"]), str(row["attempts"]),
+            row["worker"], _when(row["started"]), _seconds(row["seconds"]), Text(row["message"]),
+        )  # fmt: skip
+    return table
+
+
+def _per_task(groups: Iterable[dict[str, Any]]) -> Table:
+    table = _table("task", "runs", "states", "attempts", "min", "median", "max", "first error")
+    for group in groups:
+        states = ", ".join(f"{n} {_state(name)}" for name, n in group["states"].items())
+        table.add_row(
+            group["task"], str(group["runs"]), states, str(group["attempts"]),
+            _seconds(group["min"]), _seconds(group["median"]), _seconds(group["max"]),
+            Text(group["first_error"]),
+        )  # fmt: skip
+    return table
 
 
 def workers_table(rows: Iterable[dict[str, Any]]) -> Table:

@@ -59,8 +59,9 @@ def test_enqueue_watch_runs_and_inspect_a_finished_run(workers: Any, floq: Any) 
     for task in tasks:
         assert task["state"] == "Completed" and task["attempts"] == 1
         assert task["worker"].startswith("w0-") and task["seconds"] is not None
-    table = floq("inspect", run_id).stdout
-    assert "4 task run(s)" in table
+    summed = floq("inspect", run_id).stdout  # a line per task, not per task run
+    assert "4 task run(s)" in summed and "4 Completed" in summed
+    table = floq("inspect", run_id, "--all").stdout
     assert all(task["id"] in table for task in tasks)
 
 
@@ -77,6 +78,10 @@ def test_enqueue_wait_prints_the_result_and_watch_of_a_failure_exits_1(
     watched = floq("watch", run_id, "--timeout", str(WAIT))
     assert watched.returncode == 1
     assert watched.stdout.splitlines()[-1].startswith("Failed")
+    assert "run 1 fails on purpose" in watched.stdout.splitlines()[-1]  # the state's message
+    message = json.loads(floq("inspect", run_id, "--json").stdout)["message"]
+    assert "run 1 fails on purpose" in message
+    assert f"message: {message}" in " ".join(floq("inspect", run_id).stdout.split())  # in full
 
 
 def test_cancel_command_and_unknown_ids(workers: Any, floq: Any, tmp_path: Path) -> None:

@@ -78,3 +78,17 @@ def test_settings_are_frozen_and_replace_keeps_unset() -> None:
 def test_replace_validates() -> None:
     with pytest.raises(ConfigurationError, match="FLOQ_LOG_LEVEL"):
         Settings().replace(log_level="NOISY")
+
+
+def test_a_bad_value_is_named_as_the_user_gave_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"^FLOQ_LOG_LEVEL .* got 'loud'$"):
+        Settings.from_env({"FLOQ_LOG_LEVEL": "loud"})
+    flagged = {"redis_url": "--redis", "namespace": "--namespace"}
+    with pytest.raises(ConfigurationError, match=r"^--redis .* got 'notaurl'$"):
+        Settings().replace(given_as=flagged, redis_url="notaurl")
+    with pytest.raises(ConfigurationError, match=r"^FLOQ_NAMESPACE .* got 'a b'$"):
+        Settings().replace(given_as=flagged, redis_url="redis://x", namespace=None).replace(
+            namespace="a b"
+        )
+    ok = Settings().replace(given_as=flagged, namespace="mine")
+    assert (ok.label("namespace"), ok.label("redis_url")) == ("--namespace", "FLOQ_REDIS_URL")

@@ -1,6 +1,7 @@
 """Command-line entry points: ``floq`` (a click group) and ``flow-worker``.
 
-app.py      the group and what its commands share (loading a flow, --redis/--namespace)
+app.py      the group and what its commands share: one-line errors (FloqGroup, FloqCommand),
+            settings from flags (settings_from_flags), loading a flow, --redis/--namespace
 running.py  run, enqueue, demo, server
 observe.py  runs, inspect, watch, cancel, workers, queues
 worker.py   flow-worker

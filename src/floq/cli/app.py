@@ -1,4 +1,5 @@
-"""What the ``floq`` commands share: the click group, loading a flow, the server options."""
+"""What the ``floq`` commands share: the click group, errors as one-line messages, settings
+from flags over the environment, loading a flow, the server options."""
 
 from __future__ import annotations
 
@@ -10,18 +11,77 @@ import threading
 from typing import Any
 
 import click
+import redis
 
 from floq import __version__, views
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import FloqError
 from floq.flows import Flow
+from floq.settings import Settings
 from floq.states import State
+from floq.store.connection import redacted
+
+# the flag of each setting a command line can set (flag > environment > default)
+FLAGS = {
+    "redis_url": "--redis", "namespace": "--namespace", "queues": "--queue",
+    "worker_mode": "--mode", "concurrency": "--concurrency", "processes": "--processes",
+    "dask_address": "--dask-address", "flow_slots": "--flow-slots",
+}  # fmt: skip
+_SERVER = "floq.server"  # ctx.meta key: (URL, namespace) a command talks to, for messages
 
 
-@click.group()
+class OneLineErrors:
+    """Mixin for click commands: floq's errors (FloqError, ConfigurationError) and Redis's
+    (redis.RedisError) end the command with one line on stderr naming the cause and exit
+    status 1, never a traceback. Use ``FloqGroup`` for groups and ``FloqCommand`` for single
+    commands (``@click.command("flow-worker", cls=FloqCommand)``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except FloqError as error:
+            raise click.ClickException(_one_line(str(error))) from None
+        except redis.RedisError as error:
+            raise click.ClickException(_one_line(_redis_message(ctx, error))) from None
+
+
+class FloqCommand(OneLineErrors, click.Command):
+    """A click command whose floq and Redis errors are one-line messages."""
+
+
+class FloqGroup(OneLineErrors, click.Group):
+    """A click group whose commands' floq and Redis errors are one-line messages."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _redis_message(ctx: click.Context, error: redis.RedisError) -> str:
+    url, namespace = ctx.meta.get(_SERVER, ("", ""))
+    where = f"Redis at {redacted(url)}" if url else "Redis"
+    message = f"{where}: {type(error).__name__}: {error}"
+    if "WRONGTYPE" in str(error) and namespace:
+        message += (
+            f" (a key under '{namespace}:' holds another kind of value: does something else "
+            "write there? use another --namespace)"
+        )
+    return message
+
+
+def settings_from_flags(**flags: Any) -> Settings:
+    """``Settings.from_env()`` with the flags given (None: not given) over it, validated as
+    one; a bad value is reported under its flag (``--redis``), one from the environment
+    under its variable. Keys are setting names (see FLAGS)."""
+    given = {setting: FLAGS[setting] for setting in flags}
+    return Settings.from_env().replace(given_as=given, **flags)
+
+
+@click.group(cls=FloqGroup)
 @click.version_option(__version__, prog_name="floq")
 def floq_cli() -> None:
     """floq: flows and tasks, run here or through Redis on flow-workers."""
+    Settings.from_env()  # a bad FLOQ_ variable stops every command here, named
 
 
 def load_flow(target: str) -> Flow[Any, Any]:
@@ -93,22 +153,25 @@ def server_options(command: Any) -> Any:
     )
 
 
+def server(url: str | None, namespace: str | None) -> tuple[str, str]:
+    """(URL, namespace) from ``--redis`` and ``--namespace`` over the environment (the
+    embedded server's URL if none is set), validated."""
+    settings = settings_from_flags(redis_url=url, namespace=namespace)
+    address = (settings.redis_url_or_embedded(), settings.namespace)
+    click.get_current_context().meta[_SERVER] = address
+    return address
+
+
 def open_store(url: str | None, namespace: str | None) -> Any:
     from floq.producer.flow_run import open_store as open_flow_run_store
 
-    try:
-        return open_flow_run_store(url, namespace)
-    except FloqError as error:
-        raise click.ClickException(str(error)) from None
+    return open_flow_run_store(*server(url, namespace))
 
 
 def fetch_run(run_id: str, url: str | None, namespace: str | None) -> Any:
     from floq.producer import FlowRun
 
-    try:
-        return FlowRun.fetch(run_id, url, namespace)
-    except FloqError as error:
-        raise click.ClickException(str(error)) from None
+    return FlowRun.fetch(run_id, *server(url, namespace))
 
 
 def emit(rows: Any, as_json: bool, render: Any) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import click
 
 from floq import views
 from floq.cli.app import emit, fetch_run, floq_cli, open_store, server_options
+from floq.producer.flow_run import WorkerCheck
 from floq.states import State
+
+_LOST_EVERY = 2.0  # seconds between looks for task runs held by lost workers in `floq watch`
 
 
 @floq_cli.command("runs")
@@ -26,13 +30,22 @@ def runs_command(limit: int, as_json: bool, url: str | None, namespace: str | No
 
 @floq_cli.command("inspect")
 @click.argument("run_id", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
+@click.option("--all", "every", is_flag=True, help="list every task run, not a summary per task")
+@click.option("--state", help="only task runs in this state (Failed, Running, lost, ...); lists")
+@click.option("--limit", type=click.IntRange(min=1), help="list at most this many task runs")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (summary and task runs)")
 @server_options
-def inspect_command(run_id: str, as_json: bool, url: str | None, namespace: str | None) -> None:
-    """A flow run and every one of its task runs: states, attempts, timings, workers, errors."""
+def inspect_command(
+    run_id: str, every: bool, state: str | None, limit: int | None, as_json: bool,
+    url: str | None, namespace: str | None,
+) -> None:  # fmt: skip
+    """A flow run: state, message, and its task runs summed up per task (count by state,
+    min / median / max duration, failures first); --all, --state or --limit list them."""
     from floq.producer.listing import inspection
 
-    emit(inspection(fetch_run(run_id, url, namespace)), as_json, views.inspection)
+    data = inspection(fetch_run(run_id, url, namespace), state=state, limit=limit)
+    listed = every or state is not None or limit is not None
+    emit(data, as_json, lambda rows: views.inspection(rows, every=listed))
 
 
 @floq_cli.command("watch")
@@ -42,34 +55,63 @@ def inspect_command(run_id: str, as_json: bool, url: str | None, namespace: str 
 def watch_command(
     run_id: str, timeout: float | None, url: str | None, namespace: str | None
 ) -> None:
-    """Follow a flow run live until it ends; exit 0 if it completed."""
+    """Follow a flow run live until it ends; print its final state and message; exit 0 if it
+    completed."""
     run = fetch_run(run_id, url, namespace)
     deadline = None if timeout is None else time.monotonic() + timeout
+    tally = _Tally(run)
     if sys.stdout.isatty():
         with views.task_progress() as progress:
-            state = _watch(run, deadline, views.follow(progress, run_id, lambda: _tally(run)))
+            state = _watch(run, deadline, views.follow(progress, run_id, tally))
     else:
-        state = _watch(run, deadline, _line_printer(run))
+        state = _watch(run, deadline, _line_printer(tally))
     click.echo(f"{state.name}: {state.message}" if state.message else state.name)
     sys.exit(0 if state.is_completed() else 1)
 
 
-def _tally(run: Any) -> tuple[int, int, str]:
-    from floq.producer.listing import summary
+class _Tally:
+    """(finished, submitted, 'State n completed, ...') of a flow run's task runs, for the
+    bar; ``state`` and ``lost`` (runs that lost workers hold while the flow runs: looked up
+    at most every few seconds, as that reads every task run) for lines off a terminal."""
 
-    info = summary(run)
-    tasks = info["tasks"]
-    finished = sum(n for kind, n in tasks.items() if kind != "submitted")
-    counts = ", ".join(f"{n} {kind}" for kind, n in tasks.items() if kind != "submitted" and n)
-    return finished, tasks["submitted"], f"{info['state']} {counts}"
+    def __init__(self, run: Any) -> None:
+        self._run, self._due = run, 0.0
+        self.state = self.lost = ""
+
+    def __call__(self) -> tuple[int, int, str]:
+        from floq.producer.listing import summary
+
+        info = summary(self._run)
+        tasks = info["tasks"]
+        finished = sum(n for kind, n in tasks.items() if kind != "submitted")
+        counts = ", ".join(f"{n} {kind}" for kind, n in tasks.items() if kind != "submitted" and n)
+        self.state = info["state"]
+        if info["type"] != "RUNNING":
+            self.lost = ""
+        elif time.monotonic() >= self._due:
+            began = time.monotonic()
+            self.lost = _lost_workers(self._run)
+            took = time.monotonic() - began  # at most a tenth of the time goes to this look
+            self._due = time.monotonic() + max(_LOST_EVERY, 10 * took)
+        lost = f"; {self.lost}" if self.lost else ""
+        return finished, tasks["submitted"], f"{self.state} {counts}{lost}"
 
 
-def _line_printer(run: Any) -> Any:
+def _lost_workers(run: Any) -> str:
+    from floq.producer.listing import task_rows
+
+    lost = Counter(row["worker"] for row in task_rows(run) if row["worker_lost"])
+    return ", ".join(f"{n} Running (worker {name} lost)" for name, n in lost.items())
+
+
+def _line_printer(tally: _Tally) -> Any:
     last: list[str] = []
 
     def refresh() -> None:
-        finished, total, counts = _tally(run)
-        line = f"{counts.split(' ')[0]}: {finished}/{total} task runs finished"
+        finished, total, _ = tally()
+        line = f"{tally.state}: {finished}/{total} task runs finished"
+        if tally.lost:
+            line += f"; {tally.lost}"
         if line not in last[-1:]:
             click.echo(line)
             last.append(line)
@@ -78,12 +120,13 @@ def _line_printer(run: Any) -> Any:
 
 
 def _watch(run: Any, deadline: float | None, refresh: Any) -> State:
+    check = WorkerCheck(run, at_end=False)  # shared by the short waits; a timeout says why
     while True:
         refresh()
         left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
         if left <= 0:
-            raise click.ClickException(f"flow run {run.id} is still {run.state.name}")
-        state: State = run.wait(left)  # returns at once when the run ends
+            raise click.ClickException(run.still(run.state))
+        state: State = run.wait(left, check=check)  # returns at once when the run ends
         if state.is_final():
             refresh()
             return state

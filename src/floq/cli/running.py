@@ -13,9 +13,10 @@ from floq.cli.app import (
     parse_params,
     run_here,
     run_with_progress,
+    server,
     server_options,
 )
-from floq.errors import FloqError
+from floq.producer.flow_run import WorkerCheck
 from floq.settings import Settings
 
 
@@ -50,21 +51,20 @@ def enqueue_command(
     """Put a flow run on a queue for a flow-worker; print its id."""
     from floq.producer import enqueue
 
+    address, namespace = server(url, namespace)
     flow, kwargs = load_flow(target), parse_params(params)
     try:
         run = enqueue(
             flow, (), kwargs, queue=queue, retries=retries, retry_delay_seconds=retry_delay,
-            delay=delay, url=url, namespace=namespace,
+            delay=delay, url=address, namespace=namespace,
         )  # fmt: skip
     except TypeError as error:
         raise click.BadParameter(str(error), param_hint="-p") from None
-    except FloqError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(run.id)
     if wait:
-        state = run.wait(timeout)
+        state = run.wait(timeout, check=WorkerCheck(run, at_end=False))  # the error says why
         if not state.is_final():
-            raise click.ClickException(f"flow run {run.id} is still {state.name} after {timeout} s")
+            raise click.ClickException(run.still(state, timeout))
         echo_outcome(state)
 
 
@@ -76,7 +76,7 @@ def demo_command(numbers: int) -> None:
 
     try:
         click.echo(run_demo(numbers))
-    except (FloqError, TimeoutError) as error:
+    except TimeoutError as error:
         raise click.ClickException(str(error)) from None
 
 

@@ -10,6 +10,7 @@ no RQ timeout (``job_timeout=-1``): a flow's ``timeout_seconds`` is floq's to en
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,8 +31,12 @@ from floq.states import Cancelled, Pending, Scheduled, State, StateType
 from floq.store.connection import check, connect
 from floq.store.flow_runs import FlowRunStore, TaskRunRow
 from floq.store.keys import Keys
+from floq.store.serving import no_worker_hint
+
+logger = logging.getLogger("floq.producer")
 
 _POLL = 1.0  # longest block on the event stream before the RQ job's status is read again
+HINT_AFTER = 2.0  # a wait on a Pending run checks for a live worker after this long (s)
 
 
 def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunStore:
@@ -40,8 +45,11 @@ def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunS
     One store (one connection pool) per server, namespace and TTL in a process: an app that
     enqueues and fetches per request does not build a client per request."""
     settings = get_settings()
-    address = url or settings.redis_url_or_embedded()
-    return _store(address, namespace or settings.namespace, settings.result_ttl)
+    return _store(_address(url), namespace or settings.namespace, settings.result_ttl)
+
+
+def _address(url: str | None) -> str:
+    return url or get_settings().redis_url_or_embedded()
 
 
 @functools.lru_cache(maxsize=32)
@@ -96,27 +104,33 @@ def enqueue(
     except redis.RedisError as error:
         store.transition(run_id, Cancelled(f"could not be enqueued: {error}"))
         raise FloqError(f"cannot enqueue flow {flow.name!r}: {error}", run_id=run_id) from None
-    return FlowRun(run_id, store)
+    return FlowRun(run_id, store, _address(url))
 
 
 class FlowRun:
     """A handle on an enqueued flow run: ``.id``, ``.state``, ``.wait()``, ``.result()``,
     ``.cancel()``. Get one in any process with ``FlowRun.fetch(id)``."""
 
-    def __init__(self, run_id: str, store: FlowRunStore) -> None:
+    def __init__(self, run_id: str, store: FlowRunStore, url: str = "") -> None:
         self.id = run_id
         self._store = store
+        self.url = url  # the server's URL, for messages
 
     @classmethod
     def fetch(cls, run_id: str, url: str | None = None, namespace: str | None = None) -> FlowRun:
         """The handle of flow run ``run_id``; FloqError if the server knows no such run."""
-        run = cls(run_id, open_store(url, namespace))
+        run = cls(run_id, open_store(url, namespace), _address(url))
         if run._state() is None:
             raise FloqError(f"no flow run {run_id!r} (never enqueued, or expired)", run_id=run_id)
         return run
 
     def __repr__(self) -> str:
         return f"FlowRun({self.id!r})"
+
+    @property
+    def store(self) -> FlowRunStore:
+        """The flow-run records this handle reads (its server and namespace)."""
+        return self._store
 
     @property
     def state(self) -> State:
@@ -161,8 +175,13 @@ class FlowRun:
             float(record.get("ts", b"0")),
         )
 
-    def wait(self, timeout: float | None = None) -> State:
-        """Block until the run ends (or ``timeout`` s pass); its state then."""
+    def wait(self, timeout: float | None = None, *, check: WorkerCheck | None = None) -> State:
+        """Block until the run ends (or ``timeout`` s pass); its state then.
+
+        While the run stays Pending, a WARNING on the ``floq.producer`` logger says so (once
+        per wait, or per ``check`` shared by several waits) if no live worker serves its
+        queue: an app and its workers on different servers or namespaces wait forever."""
+        check = check or WorkerCheck(self)
         deadline = None if timeout is None else time.monotonic() + timeout
         last = "0-0"
         while True:
@@ -170,17 +189,32 @@ class FlowRun:
             if state.is_final():
                 return state
             left = _POLL if deadline is None else min(_POLL, deadline - time.monotonic())
+            check(state, at_end=left <= 0)
             if left <= 0:
                 return state
             last = self._store.next_event(self.id, last, left)
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
         """The flow's value once the run ends; its exception if it failed (or returned with
-        ``raise_on_failure=False``); TimeoutError if it has not ended within ``timeout`` s."""
-        state = self.wait(timeout)
+        ``raise_on_failure=False``); TimeoutError if it has not ended within ``timeout`` s
+        (saying so if no live worker serves its queue)."""
+        state = self.wait(timeout, check=WorkerCheck(self, at_end=False))
         if not state.is_final():
-            raise TimeoutError(f"flow run {self.id} is still {state.name} after {timeout} s")
+            raise TimeoutError(self.still(state, timeout))
         return state.result(raise_on_failure)
+
+    def still(self, state: State, timeout: float | None = None) -> str:
+        """'flow run X is still Pending after N s', and why if no live worker serves it."""
+        after = "" if timeout is None else f" after {timeout} s"
+        message = f"flow run {self.id} is still {state.name}{after}"
+        hint = self.no_worker_hint() if state.type is StateType.PENDING else ""
+        return f"{message}: {hint}" if hint else message
+
+    def no_worker_hint(self) -> str:
+        """'' if a live worker with a flow slot serves this run's queue; else why none runs it."""
+        queue = self.record().get("queue", b"default").decode()
+        url = self.url or "this server"
+        return no_worker_hint(self._store.client, self._store.keys, queue, url, flow_runs=True)
 
     def cancel(self) -> State:
         """Cancel the run: its queued task runs never run, a running flow is stopped.
@@ -200,3 +234,24 @@ class FlowRun:
         elif job is not None and status not in ("finished", "failed", "stopped", "canceled"):
             job.cancel()
         return self.state
+
+
+class WorkerCheck:
+    """Warns once that a Pending flow run has no live worker to run it: checked once it has
+    been waited on for ``after`` seconds, then every poll till found; also when a wait times
+    out (``at_end``), unless the caller reports the hint itself (a TimeoutError carries it)."""
+
+    def __init__(self, run: FlowRun, after: float = HINT_AFTER, *, at_end: bool = True) -> None:
+        self._run, self._due, self._at_end = run, time.monotonic() + after, at_end
+        self.warned = False
+
+    def __call__(self, state: State, *, at_end: bool = False) -> None:
+        if self.warned or state.type is not StateType.PENDING:
+            return
+        if time.monotonic() < self._due and not (at_end and self._at_end):
+            return
+        self._due = time.monotonic() + _POLL
+        hint = self._run.no_worker_hint()
+        if hint:
+            logger.warning("flow run %s is Pending: %s", self._run.id, hint)
+            self.warned = True

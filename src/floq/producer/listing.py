@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import statistics
 import time
-from dataclasses import asdict
+from collections import Counter
+from dataclasses import fields
 from typing import Any
 
 from floq.producer.flow_run import FlowRun
-from floq.store.flow_runs import FlowRunStore
+from floq.store.flow_runs import FlowRunStore, TaskRunRow
+from floq.store.workers import live_workers
 
 COUNTS = ("SUBMITTED", "COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+_FAILURES = ("Failed", "Crashed", "TimedOut", "NotReady")
+_ROW_FIELDS = tuple(f.name for f in fields(TaskRunRow))
 
 
 def _field(record: dict[str, bytes], name: str) -> str:
@@ -56,7 +61,88 @@ def recent(store: FlowRunStore, limit: int) -> list[dict[str, Any]]:
     return rows
 
 
-def inspection(run: FlowRun) -> dict[str, Any]:
-    """The flow run's summary and every one of its task runs."""
+def inspection(
+    run: FlowRun, *, state: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """The flow run's summary, its task runs summed up per task (``task_summary``) and the
+    task runs themselves (``task_runs``: those in ``state`` if given, at most ``limit``)."""
+    rows = task_rows(run)
+    if state is not None:
+        rows = [row for row in rows if _in_state(row, state)]
+    return {
+        **summary(run),
+        "task_summary": per_task(rows),
+        "task_runs": rows if limit is None else rows[:limit],
+    }
+
+
+def task_rows(run: FlowRun) -> list[dict[str, Any]]:
+    """Every task run of the flow run as plain data; a run held by a worker whose heartbeat
+    lapsed is marked ``worker_lost``.
+
+    A run with the default name (``<task>-<first 8 hex of its id>``, the same for every run a
+    process submits) is shown as ``<task>-<k>``: the k-th run of that task in this flow run,
+    in submission order, which for one ``.map()`` is its map index (``square-17``). Names
+    given with ``task_run_name`` are shown as given."""
     rows = run.task_runs()
-    return {**summary(run), "task_runs": [{**asdict(row), "seconds": row.seconds} for row in rows]}
+    live = {str(w["name"]) for w in live_workers(run.store.client, run.store.keys)}
+    seen: dict[str, int] = {}
+    found = []
+    for row in rows:
+        task, index = _task_of(row), seen.get(row.code, 0)
+        seen[row.code] = index + 1
+        named = row.name.endswith(f"-{row.id[:8]}")  # the default name: number it instead
+        found.append({
+            **{name: getattr(row, name) for name in _ROW_FIELDS},  # asdict: 3x slower
+            "name": f"{task}-{index}" if named else row.name,
+            "task": task,
+            "seconds": row.seconds,
+            "worker_lost": row.state == "Running" and row.worker not in live,
+        })  # fmt: skip
+    return found
+
+
+def _task_of(row: TaskRunRow) -> str:
+    suffix = f"-{row.id[:8]}"
+    return row.name[: -len(suffix)] if row.name.endswith(suffix) else row.name
+
+
+def _in_state(row: dict[str, Any], state: str) -> bool:
+    wanted = state.lower()
+    return row["state"].lower() == wanted or (wanted == "lost" and row["worker_lost"])
+
+
+def state_label(row: dict[str, Any]) -> str:
+    """The task run's state as shown: ``Running (worker w1 lost)`` for a lost worker's run."""
+    if row["worker_lost"]:
+        return f"{row['state']} (worker {row['worker']} lost)"
+    return str(row["state"])
+
+
+def per_task(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task: how many runs in each state (failures first), durations, the first error.
+
+    Runs of one task share its code's address; tasks with failures come first."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["code"] or row["task"], []).append(row)
+    found = [_group(members) for members in groups.values()]
+    return sorted(found, key=lambda group: -group["failed"])
+
+
+def _group(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = Counter(state_label(row) if row["worker_lost"] else row["state"] for row in rows)
+    ordered = sorted(counts.items(), key=lambda item: (item[0] not in _FAILURES, -item[1]))
+    seconds = sorted(row["seconds"] for row in rows if row["seconds"] is not None)
+    failed = [row for row in rows if row["state"] in _FAILURES]
+    return {
+        "task": rows[0]["task"],
+        "runs": len(rows),
+        "states": dict(ordered),
+        "failed": len(failed),
+        "attempts": sum(row["attempts"] for row in rows),
+        "min": seconds[0] if seconds else None,
+        "median": statistics.median(seconds) if seconds else None,
+        "max": seconds[-1] if seconds else None,
+        "first_error": f"{failed[0]['name']}: {failed[0]['message']}" if failed else "",
+    }

@@ -5,7 +5,9 @@ caller's thread (an unpicklable argument fails there), then sent by one flusher 
 pipelines: while one pipeline is in flight the next batch gathers, so a lone submit goes out
 at once and a burst goes out in few round trips. Upstream futures travel as ids; Redis holds a
 downstream run until its last upstream completes, so a DAG never round-trips through here.
-One collector thread reads the flow run's result stream with blocking XREADs.
+One collector thread reads the flow run's result stream with blocking XREADs; while task runs
+wait, it also looks (once a second) for a live worker serving the queue, and warns once if
+none has for ``NO_WORKER_GRACE`` seconds (an app and its workers on different servers, say).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
 from floq.store.records import CallRecord, encode_code
 from floq.store.scripts import Scripts
+from floq.store.serving import no_worker_hint
 
 logger = logging.getLogger("floq.runners")
 
 _BATCH = 500
+NO_WORKER_GRACE = 3.0  # seconds without a live worker on the queue before the warning
 
 # run id, flow run id, payload, upstream ids, code address, code bytes (first use only), name
 _Submission = tuple[str, str, bytes, str, str, bytes | None, str]
@@ -58,6 +62,10 @@ class RedisTaskRunner(TaskRunner):
         self._threads: list[threading.Thread] = []
         self._flow_run_id: str | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its configuration: a flow with this runner can be enqueued."""
+        return (type(self), (self.url, self.queue, self.namespace))
+
     def start(self) -> None:
         settings = get_settings()
         self._address = self.url or settings.redis_url_or_embedded()
@@ -70,6 +78,8 @@ class RedisTaskRunner(TaskRunner):
         ensure_group(self._client, self._keys.queue(self.queue), GROUP)
         self._futures_by_id.clear()
         self._flow_run_id = None
+        self._unserved_since: float | None = None  # when no live worker was first seen
+        self._next_look, self._warned = 0.0, False
         self._spawn(self._flush, "floq-redis-submit")
 
     def shutdown(self) -> None:
@@ -172,7 +182,29 @@ class RedisTaskRunner(TaskRunner):
                     if fields[b"t"] == _STOP:
                         return
                     self._receive(fields[b"t"].decode(), fields[b"s"])
+            self._look_for_workers()
             time.sleep(0)  # let the threads just woken run before we read again
+
+    def _look_for_workers(self) -> None:
+        """Warn once if task runs wait and no live worker has served the queue for a while."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + 1.0
+        waiting = sum(not future.done() for future in list(self._futures_by_id.values()))
+        try:
+            hint = waiting and no_worker_hint(
+                self._client, self._keys, self.queue, self._address, flow_runs=False
+            )
+        except redis.RedisError:
+            return  # the blocking read reports a lost server
+        if not hint:
+            self._unserved_since, self._warned = None, False
+            return
+        self._unserved_since = self._unserved_since or now
+        if not self._warned and now - self._unserved_since >= NO_WORKER_GRACE:
+            logger.warning("%d task run(s) wait: %s", waiting, hint)
+            self._warned = True
 
     def _receive(self, run_id: str, raw: bytes) -> None:
         future = self._futures_by_id.get(run_id)

@@ -77,32 +77,50 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def ensure_server(home: Path, *, quiet: bool = False) -> str:
-    """The URL of the embedded server under ``home``, started first if it is not running."""
+    """The URL of the embedded server under ``home``, started first if it is not running.
+
+    Unless ``quiet``, says on stderr (once per process) that this process uses it: an app
+    and its workers must use the same server, and only this line tells which one that is."""
     data_dir = home / "server"
     data_dir.mkdir(parents=True, exist_ok=True)
     state = data_dir / "server.json"
+    started = False
     with _locked(data_dir / "server.lock"):
-        if state.exists():
-            url = str(json.loads(state.read_text())["url"])
-            if wait_ready(url, timeout=0.5):
-                return url
-        port = free_port()
-        url = f"redis://127.0.0.1:{port}/0"
-        done = subprocess.run(
-            server_args(port, data_dir, daemonize=True), capture_output=True, text=True, timeout=30
-        )
-        if done.returncode != 0 or not wait_ready(url):
-            log = data_dir / "server.log"
-            detail = log.read_text()[-2000:] if log.exists() else done.stderr
-            raise FloqError(f"could not start the embedded server on port {port}: {detail}")
-        state.write_text(json.dumps({"url": url, "pid_file": str(data_dir / "server.pid")}))
+        url = str(json.loads(state.read_text())["url"]) if state.exists() else ""
+        if not url or not wait_ready(url, timeout=0.5):
+            url, started = _start(data_dir), True
+            state.write_text(json.dumps({"url": url, "pid_file": str(data_dir / "server.pid")}))
     if not quiet:
-        print(
-            f"floq: no FLOQ_REDIS_URL set; using the embedded server at {url} "
-            f"(data in {data_dir}; stop it with `floq server --stop`)",
-            file=sys.stderr,
-        )
+        _tell(url, data_dir, started)
     return url
+
+
+def _start(data_dir: Path) -> str:
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    done = subprocess.run(
+        server_args(port, data_dir, daemonize=True), capture_output=True, text=True, timeout=30
+    )
+    if done.returncode != 0 or not wait_ready(url):
+        log = data_dir / "server.log"
+        detail = log.read_text()[-2000:] if log.exists() else done.stderr
+        raise FloqError(f"could not start the embedded server on port {port}: {detail}")
+    return url
+
+
+_told: set[str] = set()  # embedded URLs this process has said it uses
+
+
+def _tell(url: str, data_dir: Path, started: bool) -> None:
+    if url in _told:
+        return
+    _told.add(url)
+    how = f"started it (data in {data_dir}; `floq server --stop` stops it)" if started else ""
+    print(
+        f"floq: no FLOQ_REDIS_URL set; using the embedded server at {url} "
+        f"(workers must use the same URL){'; ' + how if how else ''}",
+        file=sys.stderr,
+    )
 
 
 def stop_server(home: Path) -> bool:

@@ -16,7 +16,7 @@ from floq.states import State
 from floq.store.keys import GROUP, Keys
 from floq.store.scripts import Scripts
 
-_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q")
+_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q", "rc", "c")
 
 
 def _text(value: Any) -> str:
@@ -36,6 +36,7 @@ class TaskRunRow:
     ended: float | None
     message: str
     queue: str
+    code: str = ""  # the content address of the task's code: the same for runs of one task
 
     @property
     def seconds(self) -> float | None:
@@ -45,12 +46,14 @@ class TaskRunRow:
 
     @classmethod
     def of(cls, task_run_id: str, values: list[Any]) -> TaskRunRow:
-        name, state, attempts, worker, started, ended, message, queue = (
+        name, state, tries, worker, started, ended, message, queue, redone, code = (
             _text(v) if v is not None else "" for v in values
         )
+        attempts = int(tries or 0) + int(redone or 0)  # retries, and redos after a lost worker
         return cls(
-            task_run_id, name or task_run_id, state or "Pending", int(attempts or 0), worker,
+            task_run_id, name or task_run_id, state or "Pending", attempts, worker,
             float(started) if started else None, float(ended) if ended else None, message, queue,
+            code,
         )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
--- Put a consumer's pending entries back on the stream as new entries (new attempt tokens).
+-- Put a consumer's pending entries back on the stream as new entries (new attempt tokens);
+-- each task run's 'rc' counts these redos (an attempt lost with its worker).
 -- KEYS[1] queue stream; ARGV: group, consumer, max count, namespace
 local stream, group, consumer, count, ns = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local pending = redis.call('XPENDING', stream, group, '-', '+', count, consumer)
@@ -17,6 +18,7 @@ for _, p in ipairs(pending) do
     if redis.call('HGET', task, 'e') == id then
       local new = redis.call('XADD', stream, '*', unpack(fields))
       redis.call('HSET', task, 'e', new)
+      redis.call('HINCRBY', task, 'rc', 1)
     end
   end
 end

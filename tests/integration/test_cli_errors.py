@@ -1,0 +1,56 @@
+"""Errors of the `floq` command, through real subprocesses: one line naming what the user gave
+(the flag or the variable), a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+from integration_helpers import FLOQ_CLI, clean_env, run_cli
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str], *named: str) -> str:
+    assert done.returncode != 0, done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()  # one line, and nothing else
+    for name in named:
+        assert name in line, line
+    return line
+
+
+def test_a_bad_variable_stops_floq_run_at_start() -> None:
+    env = clean_env(FLOQ_LOG_LEVEL="bogus")
+    done = run_cli(FLOQ_CLI, "run", "no_such_module:flow", env=env)
+    _one_line_error(done, "FLOQ_LOG_LEVEL", "'bogus'")
+
+
+def test_a_key_of_the_wrong_type_is_one_line(client: Any, redis_url: str, namespace: str) -> None:
+    client.set(f"{namespace}:workers", "x")  # a set in floq's layout
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
+    done = run_cli(FLOQ_CLI, "workers", env=env)
+    _one_line_error(done, "WRONGTYPE", redis_url, namespace)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--namespace", "a b"], {}, ["--namespace", "'a b'"]),
+        ([], {"FLOQ_NAMESPACE": "a b"}, ["FLOQ_NAMESPACE", "'a b'"]),
+        (["--redis", "notaurl"], {}, ["--redis", "'notaurl'"]),
+        ([], {"FLOQ_REDIS_URL": "notaurl"}, ["FLOQ_REDIS_URL", "'notaurl'"]),
+    ],
+)
+def test_flags_and_variables_are_validated_alike_and_named(
+    args: list[str], env: dict[str, str], named: list[str]
+) -> None:
+    done = run_cli(FLOQ_CLI, "enqueue", "no_such_module:flow", *args, env=clean_env(**env))
+    line = _one_line_error(done, *named)
+    wrong = "FLOQ_" if named[0].startswith("--") else "--"
+    assert wrong not in line  # names what the user gave, not the other spelling
+
+
+def test_an_unreachable_server_is_one_line(closed_port: int) -> None:
+    url = f"redis://127.0.0.1:{closed_port}/0"
+    done = run_cli(FLOQ_CLI, "runs", "--redis", url, env=clean_env())
+    _one_line_error(done, url)
