@@ -62,10 +62,6 @@ class RedisTaskRunner(TaskRunner):
         self._threads: list[threading.Thread] = []
         self._flow_run_id: str | None = None
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled as its configuration: a flow with this runner can be enqueued."""
-        return (type(self), (self.url, self.queue, self.namespace))
-
     def start(self) -> None:
         settings = get_settings()
         self._address = self.url or settings.redis_url_or_embedded()
