@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ class FlowRunContext:
     run: FlowRunRecord
     runner: TaskRunner
     task_runs: list[TaskRunRecord] = field(default_factory=list)
+    # per task name, numbers for default task-run names (square-0, square-1, ...)
+    run_numbers: dict[str, Iterator[int]] = field(default_factory=dict)
+
+    def next_run_number(self, task_name: str) -> int:
+        """The next number of ``task_name``'s runs in this flow run (safe across threads)."""
+        return next(self.run_numbers.setdefault(task_name, itertools.count()))
 
 
 @dataclass(slots=True)

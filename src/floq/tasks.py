@@ -142,7 +142,7 @@ class Task(Definition[P, R]):
         run_id = new_run_id()
         record = TaskRunRecord(
             run_id,
-            self._run_name(run_id, args, kwargs),
+            self._run_name(run_id, args, kwargs, flow_run),
             self.options.name,
             flow_run.run.id if flow_run is not None else None,
             self.options.tags,
@@ -157,10 +157,20 @@ class Task(Definition[P, R]):
             self, record, args, kwargs, wait_for, bool(log_prints), resolve, upstream, flow_run
         )
 
-    def _run_name(self, run_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    def _run_name(
+        self,
+        run_id: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        flow_run: FlowRunContext | None,
+    ) -> str:
+        """``task_run_name`` filled in, else ``<task>-<k>``: the k-th run of the task in its
+        flow run, counted from 0 (one ``.map()``'s runs carry their index, as in Prefect)."""
         template = self.options.task_run_name
         if template is None:
-            return f"{self.options.name}-{run_id[:8]}"
+            if flow_run is None:
+                return f"{self.options.name}-{run_id[-8:]}"
+            return f"{self.options.name}-{flow_run.next_run_number(self.options.name)}"
         if callable(template):
             return str(template())
         try:

@@ -80,21 +80,17 @@ def task_rows(run: FlowRun) -> list[dict[str, Any]]:
     """Every task run of the flow run as plain data; a run held by a worker whose heartbeat
     lapsed is marked ``worker_lost``.
 
-    A run with the default name (``<task>-<first 8 hex of its id>``, the same for every run a
-    process submits) is shown as ``<task>-<k>``: the k-th run of that task in this flow run,
-    in submission order, which for one ``.map()`` is its map index (``square-17``). Names
-    given with ``task_run_name`` are shown as given."""
+    Default task-run names are ``<task>-<k>`` (the k-th run of the task in its flow run; for
+    one ``.map()``, its index: ``square-17``); names given with ``task_run_name`` are shown as
+    given, and grouped under the first such name of their task's code."""
     rows = run.task_runs()
     live = {str(w["name"]) for w in live_workers(run.store.client, run.store.keys)}
-    seen: dict[str, int] = {}
+    labels: dict[str, str] = {}
     found = []
     for row in rows:
-        task, index = _task_of(row), seen.get(row.code, 0)
-        seen[row.code] = index + 1
-        named = row.name.endswith(f"-{row.id[:8]}")  # the default name: number it instead
+        task = labels.setdefault(row.code, _task_of(row.name))
         found.append({
             **{name: getattr(row, name) for name in _ROW_FIELDS},  # asdict: 3x slower
-            "name": f"{task}-{index}" if named else row.name,
             "task": task,
             "seconds": row.seconds,
             "worker_lost": row.state == "Running" and row.worker not in live,
@@ -102,9 +98,10 @@ def task_rows(run: FlowRun) -> list[dict[str, Any]]:
     return found
 
 
-def _task_of(row: TaskRunRow) -> str:
-    suffix = f"-{row.id[:8]}"
-    return row.name[: -len(suffix)] if row.name.endswith(suffix) else row.name
+def _task_of(name: str) -> str:
+    """``square`` of ``square-17``; a name without a number stands for itself."""
+    task, _, number = name.rpartition("-")
+    return task if task and number.isdigit() else name
 
 
 def _in_state(row: dict[str, Any], state: str) -> bool:
