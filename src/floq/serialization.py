@@ -15,6 +15,7 @@ from typing import Any
 import cloudpickle
 
 from floq.errors import SerializationError
+from floq.tracebacks import dumps_with_sources
 
 MAGIC = b"FQ"
 VERSION = 1
@@ -23,7 +24,12 @@ _MAC_SIZE = 32
 
 
 def dumps(
-    obj: Any, secret: bytes | None = None, *, what: str = "payload", by_reference: bool = False
+    obj: Any,
+    secret: bytes | None = None,
+    *,
+    what: str = "payload",
+    by_reference: bool = False,
+    with_sources: bool = False,
 ) -> bytes:
     """Encode ``obj``; ``what`` names it in the error if it cannot be pickled.
 
@@ -31,10 +37,14 @@ def dumps(
     to cloudpickle. Use it only where everything the standard pickler stores by reference can
     be imported on the receiving side: for outcomes sent back to the process that submitted
     the call, not for calls, whose functions and classes may live in the sender's ``__main__``.
+
+    ``with_sources`` ships the source lines of the code pickled by value along (for code:
+    tasks, flow calls), so that tracebacks on the receiving side show them; see
+    :mod:`floq.tracebacks`.
     """
     try:
         body = _fast(obj) if by_reference else None
-        body = body or cloudpickle.dumps(obj)
+        body = body or (dumps_with_sources(obj) if with_sources else cloudpickle.dumps(obj))
     except Exception as error:
         raise SerializationError(
             f"cannot serialize {what}: {type(error).__name__}: {error}"

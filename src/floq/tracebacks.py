@@ -1,0 +1,158 @@
+"""Tracebacks across processes: the remote traceback of an exception, and the source of code
+shipped by value.
+
+* An exception travels inside a :class:`~floq.states.State` as a :class:`PortableError`: the
+  exception pickled on its own, its ``"Type: message"`` and its formatted traceback. On the
+  receiving side it is rebuilt with a :class:`~floq.errors.RemoteTraceback` as its
+  ``__cause__`` (what :mod:`concurrent.futures` does for process pools); an exception whose
+  type cannot be rebuilt there (its module is missing, say) becomes a
+  :class:`~floq.errors.RemoteError` naming it, with the same cause.
+* Code that cloudpickle ships by value (functions of ``__main__``, closures, the functions
+  inside tasks and flows) keeps the file name of the sender, which the receiver may not have:
+  :class:`SourcePickler` collects the source lines of those files, and :func:`register` puts
+  them into :mod:`linecache` on the receiver, so its tracebacks show the lines.
+"""
+
+from __future__ import annotations
+
+import io
+import linecache
+import os
+import pickle
+import sys
+import traceback
+import types
+from typing import Any
+
+import cloudpickle
+
+from floq.errors import RemoteError, RemoteTraceback
+
+MAX_SOURCE = 1_000_000  # characters of one file's source shipped at most
+MAX_TRACEBACK = 100_000  # characters of a remote traceback kept at most
+
+Sources = dict[str, list[str]]
+
+
+def remote_text(error: BaseException) -> str | None:
+    """The formatted traceback (and chain) of ``error``; None if it has none to show."""
+    if error.__traceback__ is None and error.__cause__ is None and error.__context__ is None:
+        return None
+    text = "".join(traceback.format_exception(error))
+    if len(text) > MAX_TRACEBACK:
+        text = text[: MAX_TRACEBACK // 2] + "\n[...]\n" + text[-MAX_TRACEBACK // 2 :]
+    return text
+
+
+def attach(error: BaseException, text: str | None) -> BaseException:
+    """``error``, with ``text`` (a remote traceback) as its ``__cause__``; returns ``error``."""
+    if text:
+        error.__cause__ = RemoteTraceback(text)
+    return error
+
+
+class PortableError:
+    """An exception on its way to another process; unpickles as the exception itself."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        error = self.error
+        try:
+            blob: bytes | None = cloudpickle.dumps(error)
+        except Exception:
+            blob = None  # it arrives as a RemoteError naming it
+        name = f"{type(error).__module__}.{type(error).__qualname__}"
+        return (rebuild, (blob, name, _describe(error), remote_text(error)))
+
+
+def _describe(error: BaseException) -> str:
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def rebuild(blob: bytes | None, type_name: str, described: str, text: str | None) -> BaseException:
+    """The exception a :class:`PortableError` stood for, with its remote traceback attached."""
+    error: BaseException | None = None
+    if blob is not None:
+        try:
+            error = pickle.loads(blob)
+        except Exception:
+            error = None
+    if not isinstance(error, BaseException):
+        error = RemoteError(f"{described} (raised remotely as {type_name})", type_name=type_name)
+    return attach(error, text)
+
+
+class SourcePickler(cloudpickle.Pickler):  # type: ignore[misc]
+    """cloudpickle's pickler, noting the files of the functions it ships by value."""
+
+    def __init__(self, file: Any, protocol: int | None = None) -> None:
+        super().__init__(file, protocol=protocol)
+        self.files: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.FunctionType) and _by_value(obj):
+            self.files.add(obj.__code__.co_filename)
+        return super().reducer_override(obj)
+
+
+def dumps_with_sources(obj: Any) -> bytes:
+    """``cloudpickle.dumps(obj)``, with the source lines of the files of its by-value code:
+    unpickling it registers them (see :func:`register`), then gives ``obj``."""
+    with io.BytesIO() as file:
+        pickler = SourcePickler(file)
+        pickler.dump(obj)
+        body, sources = file.getvalue(), collect(pickler.files)
+    return pickle.dumps(_Shipped(sources, body), protocol=5) if sources else body
+
+
+class _Shipped:
+    __slots__ = ("body", "sources")
+
+    def __init__(self, sources: Sources, body: bytes) -> None:
+        self.sources, self.body = sources, body
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (unship, (self.sources, self.body))
+
+
+def unship(sources: Sources, body: bytes) -> Any:
+    """The object in ``body``, its code's ``sources`` registered first."""
+    register(sources)
+    return pickle.loads(body)
+
+
+def _by_value(fn: types.FunctionType) -> bool:
+    """Whether cloudpickle ships ``fn`` by value: it cannot be imported by its name."""
+    module = sys.modules.get(fn.__module__ or "")
+    if module is None or fn.__module__ == "__main__":
+        return True
+    if fn.__module__ in cloudpickle.list_registry_pickle_by_value():
+        return True
+    target: Any = module
+    for part in fn.__qualname__.split("."):
+        target = getattr(target, part, None)
+    return target is not fn
+
+
+def collect(files: set[str]) -> Sources:
+    """The source lines of ``files`` that this process knows (from disk or linecache)."""
+    sources = {}
+    for filename in files:
+        lines = linecache.getlines(filename)
+        if lines and sum(map(len, lines)) <= MAX_SOURCE:
+            sources[filename] = lines
+    return sources
+
+
+def register(sources: Sources) -> None:
+    """Make ``sources`` what :mod:`linecache` shows for files this process does not have."""
+    for filename, lines in sources.items():
+        if os.path.exists(filename):
+            continue  # the file here is what tracebacks should show for the code here
+        size = sum(map(len, lines))
+        linecache.cache[filename] = (size, None, lines, filename)  # mtime None: kept
