@@ -2,7 +2,9 @@
 
 The process-pool and Dask runners share this: the call is encoded at submit time (so an
 unpicklable argument fails there, naming the task and the argument's type), and the child
-sends back the run's final state, history and run count.
+sends back the run's final state, history and run count. The call carries the source of the
+code it ships by value, and the state its exception's traceback text (:mod:`floq.tracebacks`),
+so tracebacks in the child show the lines and the one re-raised here shows the child's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ Outcome = tuple[State, list[State], int]
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
     """The call as bytes; an unpicklable argument raises, naming the task and its type."""
     try:
-        return serialization.dumps(call, secret, what=f"the call of task {call.task.name!r}")
+        what = f"the call of task {call.task.name!r}"
+        return serialization.dumps(call, secret, what=what, with_sources=True)
     except SerializationError as error:
         raise explained(call, error) from None
 
@@ -57,9 +60,9 @@ def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
 def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
     """In the child: decode the call, run it to its final state, encode the outcome."""
     call: TaskCall = serialization.loads(payload)
+    logs.install_default_handler(get_settings().log_level)
     if call.log_prints:
         logs.enable_log_prints()
-        logs.install_default_handler(get_settings().log_level)
     if call.task.is_async:
         state = guarded(call, lambda: asyncio.run(run_task_async(call, upstream)))
     else:
