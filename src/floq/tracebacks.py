@@ -8,9 +8,10 @@ shipped by value.
   type cannot be rebuilt there (its module is missing, say) becomes a
   :class:`~floq.errors.RemoteError` naming it, with the same cause.
 * Code that cloudpickle ships by value (functions of ``__main__``, closures, the functions
-  inside tasks and flows) keeps the file name of the sender, which the receiver may not have:
-  :class:`SourcePickler` collects the source lines of those files, and :func:`register` puts
-  them into :mod:`linecache` on the receiver, so its tracebacks show the lines.
+  inside tasks and flows) arrives named ``<dynamic-code>``, so the receiver's tracebacks show
+  no lines. :class:`SourcePickler` keeps each code object's file name and collects the source
+  lines of those files; :func:`register` puts them into :mod:`linecache` on the receiver when
+  it has no such file, so its tracebacks show the lines.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import io
 import linecache
 import os
 import pickle
-import sys
 import traceback
 import types
+from collections import ChainMap
 from typing import Any
 
 import cloudpickle
@@ -88,16 +89,23 @@ def rebuild(blob: bytes | None, type_name: str, described: str, text: str | None
 
 
 class SourcePickler(cloudpickle.Pickler):  # type: ignore[misc]
-    """cloudpickle's pickler, noting the files of the functions it ships by value."""
+    """cloudpickle's pickler, keeping the file names of the code it ships by value and noting
+    them in ``files`` (cloudpickle itself names all such code ``<dynamic-code>``)."""
 
     def __init__(self, file: Any, protocol: int | None = None) -> None:
-        super().__init__(file, protocol=protocol)
         self.files: set[str] = set()
+        # before Pickler.__init__, which reads the table
+        self.dispatch_table = ChainMap({types.CodeType: self._reduce_code}, _DISPATCH)
+        super().__init__(file, protocol=protocol)
 
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.FunctionType) and _by_value(obj):
-            self.files.add(obj.__code__.co_filename)
-        return super().reducer_override(obj)
+    def _reduce_code(self, code: types.CodeType) -> Any:
+        self.files.add(code.co_filename)
+        rebuild, args = _DISPATCH[types.CodeType](code)
+        return rebuild, tuple(code.co_filename if arg == _DYNAMIC else arg for arg in args)
+
+
+_DISPATCH = cloudpickle.Pickler.dispatch_table
+_DYNAMIC = "<dynamic-code>"  # the file name cloudpickle gives the code objects it ships
 
 
 def dumps_with_sources(obj: Any) -> bytes:
@@ -124,19 +132,6 @@ def unship(sources: Sources, body: bytes) -> Any:
     """The object in ``body``, its code's ``sources`` registered first."""
     register(sources)
     return pickle.loads(body)
-
-
-def _by_value(fn: types.FunctionType) -> bool:
-    """Whether cloudpickle ships ``fn`` by value: it cannot be imported by its name."""
-    module = sys.modules.get(fn.__module__ or "")
-    if module is None or fn.__module__ == "__main__":
-        return True
-    if fn.__module__ in cloudpickle.list_registry_pickle_by_value():
-        return True
-    target: Any = module
-    for part in fn.__qualname__.split("."):
-        target = getattr(target, part, None)
-    return target is not fn
 
 
 def collect(files: set[str]) -> Sources:
