@@ -46,8 +46,12 @@ def remote_text(error: BaseException) -> str | None:
 
 
 def attach(error: BaseException, text: str | None) -> BaseException:
-    """``error``, with ``text`` (a remote traceback) as its ``__cause__``; returns ``error``."""
+    """``error``, with ``text`` (a remote traceback) as its ``__cause__``; returns ``error``.
+
+    A traceback or chain that came along by itself (tblib's pickling, which Dask installs in
+    every process that imports it) is dropped: ``text`` holds them already, shown once."""
     if text:
+        error.__traceback__ = error.__context__ = None
         error.__cause__ = RemoteTraceback(text)
     return error
 
