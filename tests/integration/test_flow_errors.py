@@ -9,6 +9,7 @@ import importlib
 import json
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import enqueued_flows
 import pytest
 from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
 
+from floq import flow
 from floq.errors import FloqError, RemoteTraceback
 from floq.producer import enqueue
 from floq.store.keys import Keys
@@ -176,3 +178,21 @@ def test_worker_tracebacks_show_the_lines_of_code_shipped_by_value(
     assert f'File "{script}", line {number}, in unlucky\n    {line}' in out, out
     wait_until(lambda: "Traceback" in _logs(tmp_path), WAIT, "the worker to log the failure")
     assert line in _logs(tmp_path)
+
+
+@flow
+def returns_a_lock() -> object:
+    """Returns what cannot be pickled: the run cannot hand its result back."""
+    return threading.Lock()
+
+
+def test_a_result_that_cannot_be_sent_back_fails_the_run(
+    workers: Any, redis_url: str, namespace: str
+) -> None:
+    workers.start("--flow-slots", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    run = enqueue(returns_a_lock, url=redis_url, namespace=namespace)
+    with pytest.raises(FloqError, match="cannot serialize the result") as raised:
+        run.result(timeout=WAIT)
+    assert raised.value.run_id == run.id
+    assert run.record()["type"] == b"FAILED"

@@ -68,7 +68,7 @@ def run_flow(payload: bytes) -> Any:
         where = f"on worker {_worker(job)}" if _worker(job) else "on its worker"
         message = f"flow run {job.id} failed {where}: {type(error).__name__}: {error}"
         state = Failed(error, message)
-    _record(store, job, state)
+    state = _record(store, job, state)
     return state.result()  # a failure raises: RQ marks the job failed and applies its Retry
 
 
@@ -88,17 +88,23 @@ def _run(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str) 
     return run_flow_sync(flow, args, kwargs, run_id=run_id)
 
 
-def _record(store: FlowRunStore, job: Any, state: State) -> None:
-    if not state.is_completed() and job.retries_left:
-        message = f"{state.name}: {state.message}; RQ retries it ({job.retries_left} left)"
-        store.transition(job.id, AwaitingRetry(message))
-        return
+def _record(store: FlowRunStore, job: Any, state: State) -> State:
+    """Record the run's end (AwaitingRetry while RQ has retries left); the state recorded.
+
+    A result that cannot be encoded fails the run, saying so: it never reaches the app."""
     secret = get_settings().secret
     try:
         outcome = serialization.dumps(state, secret, what=f"the result of flow run {job.id}")
     except SerializationError as error:
-        outcome = serialization.dumps(state.__class__(state.type, state.name, str(error)), secret)
+        message = f"flow run {job.id} ended {state.name}, but {error.message}"
+        state = Failed(SerializationError(message, run_id=job.id), message)
+        outcome = serialization.dumps(state, secret)
+    if not state.is_completed() and job.retries_left:
+        message = f"{state.name}: {state.message}; RQ retries it ({job.retries_left} left)"
+        store.transition(job.id, AwaitingRetry(message))
+        return state
     store.transition(job.id, state, outcome=outcome, ended=f"{time.time():.6f}")
+    return state
 
 
 def url_of(client: Any) -> str:
