@@ -15,7 +15,7 @@ from typing import Any
 import cloudpickle
 
 from floq.errors import SerializationError
-from floq.tracebacks import dumps_with_sources
+from floq.tracebacks import dumps_code
 
 MAGIC = b"FQ"
 VERSION = 1
@@ -29,6 +29,7 @@ def dumps(
     *,
     what: str = "payload",
     by_reference: bool = False,
+    keep_filenames: bool = False,
     with_sources: bool = False,
 ) -> bytes:
     """Encode ``obj``; ``what`` names it in the error if it cannot be pickled.
@@ -38,13 +39,16 @@ def dumps(
     be imported on the receiving side: for outcomes sent back to the process that submitted
     the call, not for calls, whose functions and classes may live in the sender's ``__main__``.
 
-    ``with_sources`` ships the source lines of the code pickled by value along (for code:
-    tasks, flow calls), so that tracebacks on the receiving side show them; see
-    :mod:`floq.tracebacks`.
+    For code (tasks, flow calls): ``keep_filenames`` keeps the file names of the code pickled
+    by value (cloudpickle names it all ``<dynamic-code>``), so that tracebacks on the receiving
+    side show the lines of files it has; ``with_sources`` also ships the source lines of those
+    files, for a receiver that does not have them; see :mod:`floq.tracebacks`.
     """
     try:
         body = _fast(obj) if by_reference else None
-        body = body or (dumps_with_sources(obj) if with_sources else cloudpickle.dumps(obj))
+        if body is None and (keep_filenames or with_sources):
+            body = dumps_code(obj, with_sources)
+        body = body or cloudpickle.dumps(obj)
     except Exception as error:
         raise SerializationError(
             f"cannot serialize {what}: {type(error).__name__}: {error}"

@@ -99,7 +99,7 @@ class SourcePickler(cloudpickle.Pickler):  # type: ignore[misc]
     def __init__(self, file: Any, protocol: int | None = None) -> None:
         self.files: set[str] = set()
         # before Pickler.__init__, which reads the table
-        self.dispatch_table = ChainMap({types.CodeType: self._reduce_code}, _DISPATCH)
+        self.dispatch_table = ChainMap({types.CodeType: self._reduce_code}, *_DISPATCH.maps)
         super().__init__(file, protocol=protocol)
 
     def _reduce_code(self, code: types.CodeType) -> Any:
@@ -112,13 +112,15 @@ _DISPATCH = cloudpickle.Pickler.dispatch_table
 _DYNAMIC = "<dynamic-code>"  # the file name cloudpickle gives the code objects it ships
 
 
-def dumps_with_sources(obj: Any) -> bytes:
-    """``cloudpickle.dumps(obj)``, with the source lines of the files of its by-value code:
-    unpickling it registers them (see :func:`register`), then gives ``obj``."""
+def dumps_code(obj: Any, with_sources: bool = True) -> bytes:
+    """``cloudpickle.dumps(obj)``, its by-value code keeping its file names; ``with_sources``
+    adds the source lines of those files: unpickling registers them (see :func:`register`),
+    then gives ``obj``."""
     with io.BytesIO() as file:
         pickler = SourcePickler(file)
         pickler.dump(obj)
-        body, sources = file.getvalue(), collect(pickler.files)
+        body = file.getvalue()
+    sources = collect(pickler.files) if with_sources else None
     return pickle.dumps(_Shipped(sources, body), protocol=5) if sources else body
 
 

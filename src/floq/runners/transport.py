@@ -2,9 +2,10 @@
 
 The process-pool and Dask runners share this: the call is encoded at submit time (so an
 unpicklable argument fails there, naming the task and the argument's type), and the child
-sends back the run's final state, history and run count. The call carries the source of the
-code it ships by value, and the state its exception's traceback text (:mod:`floq.tracebacks`),
-so tracebacks in the child show the lines and the one re-raised here shows the child's.
+sends back the run's final state, history and run count. The code shipped by value keeps its
+file names (the child's tracebacks show the lines of files it has; the call is encoded per
+run, so the sources themselves stay home), and the state carries its exception's traceback
+text (:mod:`floq.tracebacks`): the exception re-raised here shows the child's traceback.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
     """The call as bytes; an unpicklable argument raises, naming the task and its type."""
     try:
         what = f"the call of task {call.task.name!r}"
-        return serialization.dumps(call, secret, what=what, with_sources=True)
+        return serialization.dumps(call, secret, what=what, keep_filenames=True)
     except SerializationError as error:
         raise explained(call, error) from None
 
