@@ -1,4 +1,9 @@
-"""Run loggers and ``log_prints``: ``print`` inside a run goes to the run's logger when asked."""
+"""Run loggers and ``log_prints``: ``print`` inside a run goes to the run's logger when asked.
+
+floq's own records go to the logger ``floq`` (``floq.runs`` for retries and the end of runs
+that do not complete: what is logged once, and where, is in :mod:`floq.engine.core`). Unless
+the application configured ``floq`` itself, they are shown on the current ``sys.stderr``.
+"""
 
 from __future__ import annotations
 
