@@ -21,6 +21,7 @@ from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
 from floq import flow
 from floq.errors import FloqError, RemoteTraceback
 from floq.producer import enqueue
+from floq.runners import TaskRunner
 from floq.store.keys import Keys
 
 HERE = str(Path(__file__).parent)
@@ -87,7 +88,7 @@ def test_a_module_the_worker_cannot_import_fails_the_run_with_that_error(
 
 
 def test_a_run_that_cannot_be_decoded_is_retried_by_rq_then_fails(
-    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+    workers: Any, client: Any, redis_url: str, namespace: str, tmp_path: Path
 ) -> None:
     module = _flow_module(tmp_path, "flow_with_helpers_retried", at_module_level=True)
     workers.start("--flow-slots", "1", PYTHONPATH=str(tmp_path / "worker"))
@@ -97,6 +98,9 @@ def test_a_run_that_cannot_be_decoded_is_retried_by_rq_then_fails(
     assert state.is_failed(), state
     assert run.record()["attempts"] == b"2"
     assert "No module named 'helpers'" in state.message
+    events = client.xrange(Keys(namespace).events(run.id))
+    names = [fields[b"state"].decode() for _, fields in events]
+    assert names == ["Pending", "Running", "AwaitingRetry", "Running", "Failed"], names
 
 
 def test_flow_run_result_carries_the_workers_traceback_and_it_is_logged_once(
@@ -119,6 +123,34 @@ def test_flow_run_result_carries_the_workers_traceback_and_it_is_logged_once(
     logs = _logs(tmp_path)
     assert logs.count("Traceback (most recent call last)") == 1, logs
     assert logs.count(f"(flaky-{run.id[:8]}) finished: Failed") == 1, logs
+
+
+class BrokenRunner(TaskRunner):
+    """A task runner that cannot start (as a Dask runner whose cluster is unreachable)."""
+
+    def start(self) -> None:
+        raise ConnectionRefusedError("no cluster at tcp://nowhere:8786")
+
+    def _launch(self, call: Any, future: Any) -> None:
+        raise AssertionError("never started")
+
+
+@flow(task_runner=BrokenRunner())
+def with_a_broken_runner() -> int:
+    return 1
+
+
+def test_a_task_runner_that_cannot_start_fails_the_run_with_its_error(
+    workers: Any, redis_url: str, namespace: str
+) -> None:
+    workers.start("--flow-slots", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    run = enqueue(with_a_broken_runner, url=redis_url, namespace=namespace)
+    with pytest.raises(ConnectionRefusedError, match="no cluster at") as raised:
+        run.result(timeout=WAIT)
+    assert "in start" in str(raised.value.__cause__)
+    assert run.state.is_failed()
+    assert "ConnectionRefusedError: no cluster at" in run.state.message
 
 
 def _logs(folder: Path) -> str:
