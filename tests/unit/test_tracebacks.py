@@ -165,3 +165,13 @@ def test_shipped_source_does_not_replace_a_file_the_receiver_has(tmp_path: Path)
 def test_only_code_travels_with_sources() -> None:
     plain = cloudpickle.dumps({"a": [1, 2]})
     assert serialization.dumps({"a": [1, 2]}, with_sources=True)[4:] == plain
+
+
+def test_remote_errors_pickle_with_their_fields() -> None:
+    error = RemoteError("X: y (raised remotely as m.X)", type_name="m.X", run_id="r1")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again), again.type_name, again.run_id) == (
+        RemoteError, "X: y (raised remotely as m.X)", "m.X", "r1"
+    )  # fmt: skip
+    remote = pickle.loads(pickle.dumps(RemoteTraceback("Traceback ...\nX: y\n")))
+    assert str(remote) == '\n"""\nTraceback ...\nX: y\n"""'
