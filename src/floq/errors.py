@@ -10,6 +10,8 @@ task raised. The errors below are floq's, and each carries the run it concerns
     ├── MappingError           task.map() arguments that cannot be zipped (also a ValueError)
     ├── RunnerError            a task runner used wrongly (not started, missing __main__ guard)
     ├── SerializationError     a payload that cannot be encoded or decoded (raw bytes kept)
+    ├── RemoteError            an exception from another process whose type cannot be rebuilt here
+    ├── RemoteTraceback        the formatted traceback of an exception raised in another process
     └── RunError               a run ended without a value of its own
         ├── UpstreamFailedError   NotReady: an upstream run failed, this one never ran
         ├── TaskRunTimeout        TimedOut: the run exceeded timeout_seconds (also a TimeoutError)
@@ -59,6 +61,38 @@ class SerializationError(FloqError):
     def __init__(self, message: str, *, raw: bytes = b"", run_id: str | None = None) -> None:
         super().__init__(message, run_id=run_id)
         self.raw = raw
+
+
+class RemoteError(FloqError):
+    """An exception raised in another process (a worker) whose type cannot be rebuilt here,
+    say because its module is not importable; ``type_name`` names it and the message is its
+    ``"Type: message"``. Its ``__cause__`` holds the remote traceback, if one came along."""
+
+    def __init__(self, message: str, *, type_name: str = "", run_id: str | None = None) -> None:
+        super().__init__(message, run_id=run_id)
+        self.type_name = type_name
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_remote, (self.message, self.type_name, self.run_id))
+
+
+def _rebuild_remote(message: str, type_name: str, run_id: str | None) -> RemoteError:
+    return RemoteError(message, type_name=type_name, run_id=run_id)
+
+
+class RemoteTraceback(FloqError):
+    """The formatted traceback of an exception raised in another process.
+
+    An exception that comes back from a worker, a process pool or a Dask worker has this as its
+    ``__cause__`` (as :mod:`concurrent.futures` does for process pools), so the traceback
+    printed here shows where it failed there, then where it was re-raised here.
+    """
+
+    def __init__(self, text: str, *, run_id: str | None = None) -> None:
+        super().__init__(text, run_id=run_id)
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.message.rstrip()}\n"""'
 
 
 class RunError(FloqError):

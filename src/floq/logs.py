@@ -1,4 +1,9 @@
-"""Run loggers and ``log_prints``: ``print`` inside a run goes to the run's logger when asked."""
+"""Run loggers and ``log_prints``: ``print`` inside a run goes to the run's logger when asked.
+
+floq's own records go to the logger ``floq`` (``floq.runs`` for retries and the end of runs
+that do not complete: what is logged once, and where, is in :mod:`floq.engine.core`). Unless
+the application configured ``floq`` itself, they are shown on the current ``sys.stderr``.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,27 @@ def get_run_logger() -> RunLogger:
     raise MissingContextError("get_run_logger() was called outside a flow run or task run")
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to ``sys.stderr`` as it is *then*, like :data:`logging.lastResort`.
+
+    A handler bound to the ``sys.stderr`` of the moment it was installed keeps writing there
+    after that stream was swapped back: a progress display's proxy (whose console prints to
+    stdout, so `floq run 2>/dev/null` still showed logs), or the stream of a ``CliRunner``
+    that already returned, so a later run's retry WARNING landed after an earlier result.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
 def install_default_handler(level: str) -> None:
     """Show floq's run logs on stderr, once, unless the application configured 'floq' itself."""
     global _handler_installed
@@ -50,7 +76,7 @@ def install_default_handler(level: str) -> None:
         root = logging.getLogger("floq")
         if root.handlers:
             return
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         text = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
         handler.setFormatter(text)
         root.addHandler(handler)

@@ -15,6 +15,7 @@ from typing import Any
 import cloudpickle
 
 from floq.errors import SerializationError
+from floq.tracebacks import dumps_code
 
 MAGIC = b"FQ"
 VERSION = 1
@@ -23,7 +24,13 @@ _MAC_SIZE = 32
 
 
 def dumps(
-    obj: Any, secret: bytes | None = None, *, what: str = "payload", by_reference: bool = False
+    obj: Any,
+    secret: bytes | None = None,
+    *,
+    what: str = "payload",
+    by_reference: bool = False,
+    keep_filenames: bool = False,
+    with_sources: bool = False,
 ) -> bytes:
     """Encode ``obj``; ``what`` names it in the error if it cannot be pickled.
 
@@ -31,9 +38,16 @@ def dumps(
     to cloudpickle. Use it only where everything the standard pickler stores by reference can
     be imported on the receiving side: for outcomes sent back to the process that submitted
     the call, not for calls, whose functions and classes may live in the sender's ``__main__``.
+
+    For code (tasks, flow calls): ``keep_filenames`` keeps the file names of the code pickled
+    by value (cloudpickle names it all ``<dynamic-code>``), so that tracebacks on the receiving
+    side show the lines of files it has; ``with_sources`` also ships the source lines of those
+    files, for a receiver that does not have them; see :mod:`floq.tracebacks`.
     """
     try:
         body = _fast(obj) if by_reference else None
+        if body is None and (keep_filenames or with_sources):
+            body = dumps_code(obj, with_sources)
         body = body or cloudpickle.dumps(obj)
     except Exception as error:
         raise SerializationError(

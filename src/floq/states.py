@@ -2,7 +2,9 @@
 
 A :class:`State` is an immutable value: a :class:`StateType`, a name (the type's title or a
 named refinement such as ``NotReady`` or ``TimedOut``), a message, a timestamp (seconds since
-the epoch) and, once final, the run's data (its return value or its exception).
+the epoch) and, once final, the run's data (its return value or its exception). A pickled
+state carries its exception's traceback text; unpickled in another process, the exception has
+it as a :class:`~floq.errors.RemoteTraceback` cause (see :mod:`floq.tracebacks`).
 
 Every change of a run's state goes through :func:`transition`, which checks that the move is
 allowed and appends the new state to the run's history.
@@ -22,6 +24,7 @@ from floq.errors import (
     RunError,
     UpstreamFailedError,
 )
+from floq.tracebacks import PortableError
 
 
 class StateType(StrEnum):
@@ -112,6 +115,12 @@ class State:
         if self.type is StateType.COMPLETED:
             raise FloqError("a Completed state has no exception")
         return RunError(self.message or f"the run is {self.name}, not finished")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # An exception travels with its traceback text and comes back even where its type
+        # cannot be rebuilt (see floq.tracebacks).
+        data = PortableError(self.data) if isinstance(self.data, BaseException) else self.data
+        return (State, (self.type, self.name, self.message, self.timestamp, data))
 
     def __repr__(self) -> str:
         text = f"{self.name}({self.type.value}"

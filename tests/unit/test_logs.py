@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +184,108 @@ def test_print_outside_any_run_is_untouched(capsys: pytest.CaptureFixture[str]) 
     my_flow()  # installs floq's print
     print("after the flow", end="!")
     assert capsys.readouterr().out.endswith("after the flow!")
+
+
+def _ends(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The runs' ERROR records (a run that ended without completing)."""
+    return [r for r in caplog.records if r.name == "floq.runs" and r.levelno == logging.ERROR]
+
+
+@pytest.mark.parametrize("how", ["return_state", "handled"])
+def test_a_failed_flow_logs_one_error_line_without_traceback(
+    floq_records: pytest.LogCaptureFixture, how: str
+) -> None:
+    @flow
+    def broken() -> None:
+        raise ValueError("broken flow")
+
+    if how == "return_state":
+        assert broken(return_state=True).is_failed()
+    else:
+        with pytest.raises(ValueError, match="broken flow"):
+            broken()
+    [end] = _ends(floq_records)
+    assert end.exc_info is None and end.exc_text is None
+    assert "flow 'broken'" in end.getMessage()
+    assert "Failed(FAILED" in end.getMessage() and "ValueError: broken flow" in end.getMessage()
+
+
+def test_a_failed_task_logs_its_traceback_once_and_its_flow_one_line(
+    floq_records: pytest.LogCaptureFixture,
+) -> None:
+    @task
+    def bad() -> None:
+        raise KeyError("bad task")
+
+    @flow
+    def with_bad_task() -> None:
+        bad.submit()
+
+    assert with_bad_task(return_state=True).is_failed()
+    task_end, flow_end = _ends(floq_records)
+    assert "task 'bad'" in task_end.getMessage()
+    assert task_end.exc_info is not None and task_end.exc_info[0] is KeyError
+    assert "flow 'with_bad_task'" in flow_end.getMessage() and flow_end.exc_info is None
+    assert [r.exc_info is not None for r in floq_records.records].count(True) == 1
+
+
+def test_a_timed_out_task_logs_no_traceback(floq_records: pytest.LogCaptureFixture) -> None:
+    release = threading.Event()
+
+    @task(timeout_seconds=0.05)
+    def stuck() -> None:
+        release.wait(5)
+
+    @flow
+    def waits() -> None:
+        stuck.submit()
+
+    try:
+        assert waits(return_state=True).is_failed()
+    finally:
+        release.set()
+    task_end = _ends(floq_records)[0]
+    assert "TimedOut" in task_end.getMessage() and task_end.exc_info is None
+
+
+RETRYING_FLOW = """
+from floq import flow, task
+
+calls = []
+
+@task(retries=1)
+def flaky():
+    calls.append(1)
+    if len(calls) % 2:
+        raise ValueError("first try fails")
+    return 42
+
+@flow
+def retrying():
+    return flaky()
+"""
+
+TWO_INVOCATIONS = """
+import sys
+from click.testing import CliRunner
+from floq.cli import floq_cli
+
+for _ in range(2):
+    print(repr(CliRunner().invoke(floq_cli, ["run", "retrying_flow:retrying"]).output))
+"""
+
+
+def test_each_floq_run_shows_its_retry_warning_before_its_result(tmp_path: Path) -> None:
+    """floq's log handler writes to the stderr of the moment, not the one it was installed with
+    (there, the second run's WARNING went to the first run's stream, after its result)."""
+    (tmp_path / "retrying_flow.py").write_text(RETRYING_FLOW)
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_INVOCATIONS],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outputs = [ast.literal_eval(line) for line in done.stdout.splitlines()]
+    assert len(outputs) == 2
+    for output in outputs:
+        assert output.count("WARNING") == 1, outputs
+        assert output.index("retry 1 in 0s") < output.index("Completed: 42"), outputs

@@ -5,6 +5,19 @@
 a :class:`CallUser` of a hook or a retry condition) and receives the outcome. The synchronous
 and the asyncio shells in :mod:`floq.engine.shells` carry those actions out, so both share
 exactly this logic.
+
+Logs (logger ``floq.runs``), chosen as Prefect users expect them, without repeats:
+
+* a retry: one WARNING line, with the error (``retry 1 in 5s: task 'x' failed: ...``);
+* a task run that ends Failed or Crashed: one ERROR line with the traceback, where it ran (the
+  app, a process-pool child, a worker): its exception may be handled by the flow, and then
+  this is the only trace of where it was raised;
+* a flow run that does not complete: one ERROR line, ``flow 'f' (f-1a2b) finished:
+  Failed(...)``, without a traceback, like Prefect's "Finished in state Failed(...)". Its
+  exception always goes to a caller who shows it or handles it: raised by the call, inside
+  the state of ``return_state=True``, or raised by RQ on a worker (RQ logs that traceback,
+  once) and by ``FlowRun.result()`` in the app, with the worker's traceback as its cause;
+* a timeout: no traceback (it would show floq's frames only); a completed run: DEBUG.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ from typing import Any
 
 from floq.engine.retries import RetryPolicy
 from floq.errors import TaskRunTimeout
+from floq.runs import TaskRunRecord
 from floq.states import (
     AwaitingRetry,
     Completed,
@@ -122,10 +136,14 @@ def attempts(spec: RunSpec, run: Any) -> Generator[Action, Any, State]:
 
 
 def _log_final(spec: RunSpec, run: Any, state: State) -> None:
+    """The run's end, once: see "Logs" in the module docstring."""
     if state.is_completed():
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s (%s) finished: %r", spec.label, run.name, state)
         return
     error = state.data if isinstance(state.data, BaseException) else None
-    exc_info = (type(error), error, error.__traceback__) if error is not None else None
+    with_traceback = error is not None and isinstance(run, TaskRunRecord)
+    if isinstance(error, TaskRunTimeout):
+        with_traceback = False  # it would show floq's frames only
+    exc_info = (type(error), error, error.__traceback__) if with_traceback and error else None
     logger.error("%s (%s) finished: %r", spec.label, run.name, state, exc_info=exc_info)

@@ -1,10 +1,13 @@
 """The RQ job function of every enqueued flow run (importable, so RQ can name it).
 
-It decodes the flow call, records the run Running, runs the flow here (in RQ's work horse),
-records the final state and returns the flow's value to RQ. A failed run raises, so that RQ
-marks the job failed and applies its ``Retry``; while RQ still has retries left the record says
-AwaitingRetry, not Failed. A flow without a task runner of its own sends its task runs to
-``RedisTaskRunner`` on the same server and queue as the flow run.
+It records the run Running, decodes the flow call, runs the flow here (in RQ's work horse),
+records the final state and returns the flow's value to RQ. Whatever fails on this side (the
+flow, or decoding its call: a module the worker cannot import, say) ends the run Failed with
+that exception, whose traceback text travels with the recorded state to ``FlowRun.result()``.
+A failed run raises, so that RQ marks the job failed, logs the traceback (the one log of it
+here: floq logs the flow run's end in one line) and applies its ``Retry``; while RQ still has
+retries left the record says AwaitingRetry, not Failed. A flow without a task runner of its
+own sends its task runs to ``RedisTaskRunner`` on the same server and queue as the flow run.
 """
 
 from __future__ import annotations
@@ -20,23 +23,33 @@ from floq import serialization
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import SerializationError
 from floq.settings import get_settings
-from floq.states import AwaitingRetry, Running, State
+from floq.states import AwaitingRetry, Failed, Running, State
 from floq.store.flow_runs import FlowRunStore
 from floq.store.keys import Keys
 
-VERSION = 1  # of the flow call's fields inside the envelope
+VERSION = 2  # of the flow call's fields inside the envelope
 
 
 def encode_call(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], queue: str) -> bytes:
     fields = (VERSION, flow, args, kwargs, queue)
     secret = get_settings().secret
-    return serialization.dumps(fields, secret, what=f"flow {flow.name!r} with its arguments")
+    what = f"flow {flow.name!r} with its arguments"
+    return serialization.dumps(fields, secret, what=what, with_sources=True)
 
 
-def decode_call(payload: bytes) -> tuple[Any, tuple[Any, ...], dict[str, Any], str]:
-    fields = serialization.loads(payload, get_settings().secret)
+def decode_call(payload: bytes, run_id: str) -> tuple[Any, tuple[Any, ...], dict[str, Any], str]:
+    try:
+        fields = serialization.loads(payload, get_settings().secret)
+    except SerializationError as error:
+        cause = error.__cause__
+        reason = f"{type(cause).__name__}: {cause}" if cause is not None else error.message
+        message = (
+            f"cannot decode the flow call on this worker ({reason}); can it import everything "
+            "the flow's module imports (PYTHONPATH)?"
+        )
+        raise SerializationError(message, run_id=run_id) from cause or error
     if not isinstance(fields, tuple) or len(fields) != 5 or fields[0] != VERSION:
-        raise SerializationError("malformed flow call", raw=payload)
+        raise SerializationError("malformed flow call (or of another floq version)", run_id=run_id)
     _, flow, args, kwargs, queue = fields
     return flow, args, kwargs, queue
 
@@ -46,18 +59,27 @@ def run_flow(payload: bytes) -> Any:
     assert job is not None, "run_flow runs inside an RQ job"
     settings = get_settings()
     store = FlowRunStore(job.connection, Keys(settings.namespace), settings.result_ttl)
-    flow, args, kwargs, queue = decode_call(payload)
     running = Running(f"attempt {_attempt(store, job.id)}")
     if not store.transition(job.id, running, started=f"{time.time():.6f}", worker=_worker(job)):
         return None  # it ended before it started: cancelled
+    try:
+        state = _decode_and_run(payload, job, settings)
+    except Exception as error:  # floq's side of the run failed: the run fails with it
+        where = f"on worker {_worker(job)}" if _worker(job) else "on its worker"
+        message = f"flow run {job.id} failed {where}: {type(error).__name__}: {error}"
+        state = Failed(error, message)
+    state = _record(store, job, state)
+    return state.result()  # a failure raises: RQ marks the job failed and applies its Retry
+
+
+def _decode_and_run(payload: bytes, job: Any, settings: Any) -> State:
+    flow, args, kwargs, queue = decode_call(payload, job.id)
     if flow.task_runner is None:
         from floq.runners.redis import RedisTaskRunner
 
         url = settings.redis_url or url_of(job.connection)
         flow = flow.with_options(task_runner=RedisTaskRunner(url=url, queue=queue))
-    state = _run(flow, args, kwargs, job.id)
-    _record(store, job, state)
-    return state.result()
+    return _run(flow, args, kwargs, job.id)
 
 
 def _run(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str) -> State:
@@ -66,17 +88,23 @@ def _run(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str) 
     return run_flow_sync(flow, args, kwargs, run_id=run_id)
 
 
-def _record(store: FlowRunStore, job: Any, state: State) -> None:
-    if not state.is_completed() and job.retries_left:
-        message = f"{state.name}: {state.message}; RQ retries it ({job.retries_left} left)"
-        store.transition(job.id, AwaitingRetry(message))
-        return
+def _record(store: FlowRunStore, job: Any, state: State) -> State:
+    """Record the run's end (AwaitingRetry while RQ has retries left); the state recorded.
+
+    A result that cannot be encoded fails the run, saying so: it never reaches the app."""
     secret = get_settings().secret
     try:
         outcome = serialization.dumps(state, secret, what=f"the result of flow run {job.id}")
     except SerializationError as error:
-        outcome = serialization.dumps(state.__class__(state.type, state.name, str(error)), secret)
+        message = f"flow run {job.id} ended {state.name}, but {error.message}"
+        state = Failed(SerializationError(message, run_id=job.id), message)
+        outcome = serialization.dumps(state, secret)
+    if not state.is_completed() and job.retries_left:
+        message = f"{state.name}: {state.message}; RQ retries it ({job.retries_left} left)"
+        store.transition(job.id, AwaitingRetry(message))
+        return state
     store.transition(job.id, state, outcome=outcome, ended=f"{time.time():.6f}")
+    return state
 
 
 def url_of(client: Any) -> str:

@@ -2,7 +2,10 @@
 
 The process-pool and Dask runners share this: the call is encoded at submit time (so an
 unpicklable argument fails there, naming the task and the argument's type), and the child
-sends back the run's final state, history and run count.
+sends back the run's final state, history and run count. The code shipped by value keeps its
+file names (the child's tracebacks show the lines of files it has; the call is encoded per
+run, so the sources themselves stay home), and the state carries its exception's traceback
+text (:mod:`floq.tracebacks`): the exception re-raised here shows the child's traceback.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ Outcome = tuple[State, list[State], int]
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
     """The call as bytes; an unpicklable argument raises, naming the task and its type."""
     try:
-        return serialization.dumps(call, secret, what=f"the call of task {call.task.name!r}")
+        what = f"the call of task {call.task.name!r}"
+        return serialization.dumps(call, secret, what=what, keep_filenames=True)
     except SerializationError as error:
         raise explained(call, error) from None
 
@@ -57,9 +61,9 @@ def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
 def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
     """In the child: decode the call, run it to its final state, encode the outcome."""
     call: TaskCall = serialization.loads(payload)
+    logs.install_default_handler(get_settings().log_level)
     if call.log_prints:
         logs.enable_log_prints()
-        logs.install_default_handler(get_settings().log_level)
     if call.task.is_async:
         state = guarded(call, lambda: asyncio.run(run_task_async(call, upstream)))
     else:

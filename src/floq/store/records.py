@@ -2,7 +2,8 @@
 
 A task's code (the cloudpickled :class:`~floq.tasks.Task`, with its function) is stored once
 under a content address and shared by all its calls; each call carries only the address, its
-run's identity and its arguments. Decoding errors carry the raw bytes and the reason.
+run's identity and its arguments. Decoding errors carry the raw bytes and the reason. The code
+carries the source lines of what it ships by value, for the worker's tracebacks.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class CallRecord:
 
 def encode_code(task: Any, secret: bytes | None) -> tuple[str, bytes]:
     """(content address, bytes) of a task's code."""
-    raw = serialization.dumps(task, secret, what=f"task {task.name!r}")
+    raw = serialization.dumps(task, secret, what=f"task {task.name!r}", with_sources=True)
     return hashlib.sha256(raw).hexdigest()[:32], raw
 
 

@@ -135,9 +135,10 @@ def undecodable(claim: Claim, error: BaseException, secret: bytes | None) -> Res
     """The Failed outcome of a payload that cannot be run; it also goes to the dead letters."""
     reason = f"{type(error).__name__}: {error}"
     run = TaskRunRecord(claim.task_run_id, claim.task_run_id, "<undecodable>", claim.flow_run_id)
+    refused = SerializationError(f"task run payload refused: {reason}", run_id=claim.task_run_id)
+    refused.__cause__ = error  # its traceback text travels with the outcome
     failed = Failed(
-        SerializationError(f"task run payload refused: {reason}", run_id=claim.task_run_id),
-        f"the payload of task run {claim.task_run_id} could not be decoded: {reason}",
+        refused, f"the payload of task run {claim.task_run_id} could not be decoded: {reason}"
     )
     run.adopt(failed, [run.state, failed], 0)
     outcome = encode_outcome(run, failed, secret)
@@ -148,6 +149,8 @@ def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
     """The outcome of an attempt whose executor failed (a lost child process, say)."""
     run = TaskRunRecord(claim.task_run_id, claim.task_run_id, "<lost>", claim.flow_run_id)
     message = f"the worker lost task run {claim.task_run_id}: {type(error).__name__}: {error}"
-    state = Crashed(FloqError(message, run_id=claim.task_run_id), message)
+    lost = FloqError(message, run_id=claim.task_run_id)
+    lost.__cause__ = error
+    state = Crashed(lost, message)
     run.adopt(state, [run.state, state], claim.attempt)
     return Result(encode_outcome(run, state, secret), summary=summarize(run, state))
