@@ -6,6 +6,7 @@ their state only through :func:`floq.states.transition`.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ def _reseed() -> None:
 
 
 os.register_at_fork(after_in_child=_reseed)
+
+
+def short_id(run_id: str) -> str:
+    """8 hex digits that tell runs apart in names and logs (a run id's own first digits are
+    the same for every run one process starts)."""
+    return hashlib.blake2s(run_id.encode(), digest_size=4).hexdigest()
 
 
 def new_run_id() -> str:

@@ -18,7 +18,7 @@ from floq.engine.retries import DelaySpec, RetryPolicy, exponential_backoff
 from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
 from floq.errors import MappingError, MissingContextError
 from floq.futures import TaskFuture, TaskFutureList
-from floq.runs import TaskRunRecord, new_run_id
+from floq.runs import TaskRunRecord, new_run_id, short_id
 from floq.states import State
 
 __all__ = ["Task", "exponential_backoff", "task"]
@@ -169,7 +169,7 @@ class Task(Definition[P, R]):
         template = self.options.task_run_name
         if template is None:
             if flow_run is None:
-                return f"{self.options.name}-{run_id[-8:]}"
+                return f"{self.options.name}-{short_id(run_id)}"
             return f"{self.options.name}-{flow_run.next_run_number(self.options.name)}"
         if callable(template):
             return str(template())

@@ -141,9 +141,12 @@ def queues_table(rows: Iterable[dict[str, Any]]) -> Table:
 
 
 def task_progress() -> Progress:
+    """A live bar on stderr (shown when stderr is a terminal): logs written meanwhile stay on
+    stderr, above the bar, and stdout carries only the result."""
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console(),
+        TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
+        console=Console(stderr=True, highlight=False),
     )  # fmt: skip
 
 

@@ -155,6 +155,20 @@ def test_run_shows_live_progress_on_a_terminal() -> None:
     assert "Completed: 55" in output
 
 
+def test_run_keeps_its_bar_and_logs_on_stderr(tmp_path: Path) -> None:
+    """Under a terminal, stdout carries the result alone: the bar and logs go to stderr."""
+    env = clean_env(PYTHONPATH=HERE, COLUMNS="120")
+    leader, follower = pty.openpty()
+    args = ["run", "enqueued_flows:flaky", "-p", f"counter={tmp_path / 'c'}", "-p", "failures=0"]
+    with (tmp_path / "out").open("wb") as out:
+        process = subprocess.Popen([*FLOQ_CLI, *args], env=env, stdout=out, stderr=follower)
+        os.close(follower)
+        terminal = _read_all(leader, process)
+    assert process.returncode == 0, terminal
+    assert (tmp_path / "out").read_text().splitlines() == ["Completed: 'succeeded on run 1'"]
+    assert "flaky" in terminal and "━" in terminal, terminal  # the bar, on stderr
+
+
 def _read_all(fd: int, process: subprocess.Popen[bytes]) -> str:
     chunks, deadline = [], time.monotonic() + WAIT
     while time.monotonic() < deadline:

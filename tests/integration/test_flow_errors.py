@@ -22,6 +22,7 @@ from floq import flow
 from floq.errors import FloqError, RemoteTraceback
 from floq.producer import enqueue
 from floq.runners import TaskRunner
+from floq.runs import short_id
 from floq.store.keys import Keys
 
 HERE = str(Path(__file__).parent)
@@ -122,7 +123,7 @@ def test_flow_run_result_carries_the_workers_traceback_and_it_is_logged_once(
     wait_until(lambda: rq_logged in _logs(tmp_path), WAIT, "RQ to log the failure")
     logs = _logs(tmp_path)
     assert logs.count("Traceback (most recent call last)") == 1, logs
-    assert logs.count(f"(flaky-{run.id[:8]}) finished: Failed") == 1, logs
+    assert logs.count(f"(flaky-{short_id(run.id)}) finished: Failed") == 1, logs
 
 
 class BrokenRunner(TaskRunner):

@@ -60,7 +60,7 @@ def watch_command(
     run = fetch_run(run_id, url, namespace)
     deadline = None if timeout is None else time.monotonic() + timeout
     tally = _Tally(run)
-    if sys.stdout.isatty():
+    if sys.stderr.isatty():
         with views.task_progress() as progress:
             state = _watch(run, deadline, views.follow(progress, run_id, tally))
     else:

@@ -30,7 +30,7 @@ def run_command(target: str, params: tuple[str, ...]) -> None:
         flow.bind((), kwargs)
     except TypeError as error:
         raise click.BadParameter(str(error), param_hint="-p") from None
-    echo_outcome(run_with_progress(flow, kwargs) if sys.stdout.isatty() else run_here(flow, kwargs))
+    echo_outcome(run_with_progress(flow, kwargs) if sys.stderr.isatty() else run_here(flow, kwargs))
 
 
 @floq_cli.command("enqueue")

@@ -18,7 +18,7 @@ from floq.context import FlowRunContext, RunContext
 from floq.engine.core import attempts
 from floq.engine.inputs import walk
 from floq.engine.shells import drive_async, drive_sync
-from floq.runs import FlowRunRecord, new_run_id
+from floq.runs import FlowRunRecord, new_run_id, short_id
 from floq.settings import get_settings
 from floq.states import State
 
@@ -37,7 +37,7 @@ def _begin(
     run_id = run_id or new_run_id()
     record = FlowRunRecord(
         run_id,
-        f"{flow.name}-{run_id[:8]}",
+        f"{flow.name}-{short_id(run_id)}",
         flow.name,
         parameters,
         parent.run.id if parent is not None else None,
