@@ -2,8 +2,19 @@
 
 Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); a
 completer writes outcomes back in pipelines of ``complete.lua``; the upkeep thread heartbeats,
-reaps and promotes retries. SIGTERM (or :meth:`Worker.stop`) drains: claiming stops, in-flight
-runs get ``FLOQ_DRAIN_SECONDS`` to finish, the rest are handed back to the queue.
+reaps and promotes retries.
+
+Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
+- The first SIGINT (Ctrl-C) or SIGTERM (or :meth:`Worker.stop`) drains, and says so on stderr:
+  claiming stops (unless a flow run in a flow slot still needs task runs), in-flight runs get
+  ``FLOQ_DRAIN_SECONDS`` to finish; what is left then goes back to its queue, to run elsewhere.
+  The processes the worker started ignore SIGINT: a Ctrl-C reaches their work only this way.
+- A second one (:meth:`Worker.abort`) hands every unfinished run back at once, kills the pool
+  processes and flow slots still busy, and exits.
+- A run lost to the shutdown (a pool process killed, say) is handed back, never recorded
+  Crashed; no signal reaches the app as KeyboardInterrupt. Idle, the worker exits at once.
+- ``kill -9``: the processes the worker started end with it (:mod:`floq.worker.children`);
+  other workers reap its claims once its heartbeat lapses (:mod:`floq.worker.upkeep`).
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import queue as queues
+import signal
 import socket
 import threading
 import time
@@ -25,7 +37,7 @@ from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
 from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
-from floq.worker.attempt import Claim, Result, undecodable
+from floq.worker.attempt import Claim, Result, crashed, undecodable
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
 from floq.worker.upkeep import Upkeep
@@ -77,54 +89,94 @@ class Worker:
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
+        self._completer = threading.Thread(
+            target=self._complete_loop, name="floq-complete", daemon=True
+        )
         self._deadline = float("inf")  # of the drain, once stopping
+        self._closed = False  # unfinished runs were handed back: outcomes are not written
+
+    # --- starting and stopping ----------------------------------------------------------------
+    def handle_signals(self) -> None:
+        """SIGINT (Ctrl-C) and SIGTERM: the first drains (:meth:`stop`), a second :meth:`abort`."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stopping.is_set():
+            self.abort()
+        else:
+            self.stop()
 
     def stop(self) -> None:
-        """Stop claiming and drain (what SIGTERM does).
+        """Stop claiming and drain (what the first SIGINT or SIGTERM does).
 
         Flow slots stop taking flow runs at once; task runs are still claimed while a flow
         run in a slot goes on (it may wait for them), up to ``FLOQ_DRAIN_SECONDS``."""
-        if not self._stopping.is_set():
-            self._deadline = time.monotonic() + self.config.settings.drain_seconds
-            self._stopping.set()
-            self._flow_slots.request_stop()
+        if self._stopping.is_set():
+            return
+        seconds = self.config.settings.drain_seconds
+        self._deadline = time.monotonic() + seconds
+        self._stopping.set()
+        slots = len(self._flow_slots.describe())
+        self._flow_slots.request_stop()
+        busy = _count(len(self._inflight), "task run")
+        busy += f" and {_count(slots, 'flow slot')}" if slots else ""
+        logger.warning("draining: %s in flight, up to %g s; Ctrl-C again to hand them back",
+                       busy, seconds)  # fmt: skip
+
+    def abort(self) -> None:
+        """Hand every unfinished task run back to its queue now, and exit (a second Ctrl-C)."""
+        self.stop()
+        self._deadline = time.monotonic()
+        logger.warning("stopping now: handing back %s", _count(len(self._inflight), "task run"))
 
     def _claiming(self) -> bool:
         if not self._stopping.is_set():
             return True
         return self._flow_slots.running() and time.monotonic() < self._deadline
 
-    def run(self) -> None:
+    def start(self) -> None:
+        """Everything but the claim loop; FloqError or a Redis error if it cannot start."""
         config = self.config
         for name in config.queues:
             ensure_group(self._client, self.keys.queue(name), GROUP)
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
-        self._upkeep.start()
+        self._upkeep.flow_slots = self._flow_slots.describe
+        try:
+            self._upkeep.start()
+        except BaseException:
+            self._executor.shutdown(kill=True)
+            raise
         self._flow_slots.start()
-        completer = threading.Thread(target=self._complete_loop, name="floq-complete", daemon=True)
-        completer.start()
+        self._completer.start()
         logger.info(
             "worker %s: %s mode, %d slot(s), %d flow slot(s), queues %s, Redis %s",
             config.name, config.mode, config.capacity, config.flow_slots, ",".join(config.queues),
             redacted(config.url),
         )  # fmt: skip
+
+    def run(self) -> None:
+        """Serve until stopped (with ``--burst``: until the queues are empty), then drain."""
+        if self._executor is None:
+            self.start()
+        assert self._executor is not None
         try:
             self._claim_loop()
         finally:
             if self._deadline == float("inf"):  # the claim loop ended on its own (--burst)
-                self._deadline = time.monotonic() + config.settings.drain_seconds
-            self._flow_slots.stop(max(0.0, self._deadline - time.monotonic()))
-            self._drain()
+                self._deadline = time.monotonic() + self.config.settings.drain_seconds
+            self._flow_slots.stop(lambda: self._deadline)
+            left = self._drain()
             self._completions.put(None)
-            completer.join(timeout=10)
-            self._executor.shutdown()
+            self._completer.join(timeout=10)
+            self._executor.shutdown(kill=left > 0)
             self._upkeep.stop()
 
     def _make_executor(self) -> Executor:
         config = self.config
         if config.mode == "parallel":
-            return ProcessExecutor(config.processes, self._secret)
+            return ProcessExecutor(config.processes, self._secret, config.settings.log_level)
         if config.mode == "dask":
             return DaskExecutor(config.dask_address, self._secret)
         return ThreadExecutor(config.concurrency, self._secret)
@@ -240,8 +292,15 @@ class Worker:
         for claim in claims:
             self._executor.submit(claim, self._done)
 
-    def _done(self, claim: Claim, result: Result) -> None:
-        if len(self._inflight) == 1:
+    def _done(self, claim: Claim, result: Result | BaseException) -> None:
+        if isinstance(result, BaseException):
+            if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
+                self._forget([claim])
+                return
+            result = crashed(claim, result, self._secret)
+        if self._closed:  # handed back already: the outcome would be refused
+            self._forget([claim])
+        elif len(self._inflight) == 1:
             self._complete([(claim, result)])  # alone: nothing to batch with, skip the hand-off
         else:
             self._completions.put((claim, result))
@@ -289,12 +348,16 @@ class Worker:
             # gone, the reaper of another worker puts them back on the queue (at-least-once).
             logger.exception("could not write %d outcome(s) back", len(items))
         finally:
-            with self._slots:
-                for claim, _ in items:
-                    self._inflight.pop(claim.entry_id, None)
-                    self._interrupted.discard(claim.entry_id)
-                self._upkeep.inflight = len(self._inflight)
-                self._slots.notify_all()
+            self._forget([claim for claim, _ in items])
+
+    def _forget(self, claims: list[Claim]) -> None:
+        """These runs are no longer in flight here (done, or left to be handed back)."""
+        with self._slots:
+            for claim in claims:
+                self._inflight.pop(claim.entry_id, None)
+                self._interrupted.discard(claim.entry_id)
+            self._upkeep.inflight = len(self._inflight)
+            self._slots.notify_all()
 
     def _write(self, build: Any, count: int) -> list[int]:
         """Run the completion pipeline, retrying while Redis is unreachable (up to ~30 s)."""
@@ -312,13 +375,20 @@ class Worker:
                 delay = min(delay * 2, 2.0)
 
     # --- draining -----------------------------------------------------------------------------
-    def _drain(self) -> None:
-        deadline = self._deadline
+    def _drain(self) -> int:
+        """Wait for the runs in flight until the deadline; hand back the rest; how many."""
         with self._slots:
-            while self._inflight and time.monotonic() < deadline:
-                self._slots.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            while self._inflight and time.monotonic() < self._deadline:
+                self._slots.wait(min(0.1, max(0.0, self._deadline - time.monotonic())))
             left = len(self._inflight)
+            self._closed = True
         if left:
-            logger.warning("drain: handing back %d unfinished task run(s)", left)
-            for name in self.config.queues:
-                self._upkeep.hand_back(self.keys.queue(name), self.config.name)
+            logger.warning("drain: handing back %s", _count(left, "unfinished task run"))
+        # Also any run lost to the shutdown, and any claimed but not started.
+        for name in self.config.queues:
+            self._upkeep.hand_back(self.keys.queue(name), self.config.name)
+        return left
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
