@@ -1,8 +1,8 @@
 """The worker daemon: claim batches bounded by free capacity, run them, complete in batches.
 
-Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); a
-completer writes outcomes back in pipelines of ``complete.lua``; the upkeep thread heartbeats,
-reaps and promotes retries.
+Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); the
+completer's writes outcomes back in batches (:mod:`floq.worker.completer`); the upkeep thread
+heartbeats, reaps and promotes retries.
 
 Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
 - The first SIGINT (Ctrl-C) or SIGTERM (or :meth:`Worker.stop`) drains, and says so on stderr:
@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
-import queue as queues
 import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import redis
 
 from floq.errors import SerializationError
 from floq.settings import Settings
@@ -38,13 +35,12 @@ from floq.store.keys import GROUP, Keys
 from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
 from floq.worker.attempt import Claim, Result, crashed, undecodable
+from floq.worker.completer import DEAD_LETTERS_KEPT, Completer
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
 from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
-
-DEAD_LETTERS_KEPT = 10_000  # per queue; the oldest go first
 
 
 def default_name() -> str:
@@ -84,14 +80,11 @@ class Worker:
         self._slots = threading.Condition()
         self._inflight: dict[str, Claim] = {}
         self._interrupted: set[str] = set()  # entry ids
-        self._completions: queues.SimpleQueue[tuple[Claim, Result] | None] = queues.SimpleQueue()
         self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
-        self._completer = threading.Thread(
-            target=self._complete_loop, name="floq-complete", daemon=True
-        )
+        self._completer = Completer(self._scripts, self.keys, config, self._forget)
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
 
@@ -168,8 +161,7 @@ class Worker:
                 self._deadline = time.monotonic() + self.config.settings.drain_seconds
             self._flow_slots.stop(lambda: self._deadline)
             left = self._drain()
-            self._completions.put(None)
-            self._completer.join(timeout=10)
+            self._completer.close(timeout=10)
             self._executor.shutdown(kill=left > 0)
             self._upkeep.stop()
 
@@ -301,54 +293,9 @@ class Worker:
         if self._closed:  # handed back already: the outcome would be refused
             self._forget([claim])
         elif len(self._inflight) == 1:
-            self._complete([(claim, result)])  # alone: nothing to batch with, skip the hand-off
+            self._completer.write([(claim, result)])  # alone: no batch to wait for
         else:
-            self._completions.put((claim, result))
-
-    # --- completing ---------------------------------------------------------------------------
-    def _complete_loop(self) -> None:
-        """Write outcomes back in batches: all that finished while the last batch was in flight."""
-        while True:
-            batch = [self._completions.get()]
-            while len(batch) < 500 and not self._completions.empty():
-                batch.append(self._completions.get_nowait())
-            items = [item for item in batch if item is not None]
-            if items:
-                self._complete(items)
-            if None in batch:
-                return
-
-    def _complete(self, items: list[tuple[Claim, Result]]) -> None:
-        keys, name = self.keys, self.config.name
-        args: list[Any] = [GROUP, name, keys.queue_prefix, self.config.settings.result_ttl]
-        for claim, result in items:
-            due = "" if result.retry_in is None else int((time.time() + result.retry_in) * 1000)
-            args += (
-                claim.queue, claim.entry_id, claim.flow_run_id, keys.flow_prefix(claim.flow_run_id),
-                claim.task_run_id, result.outcome, "1" if result.final else "0", due,
-                *result.summary,
-            )  # fmt: skip
-
-        def build(pipe: Any) -> None:
-            for claim, result in items:
-                if result.dead_letter is not None:
-                    pipe.xadd(keys.dead(claim.queue), {
-                        "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
-                        "reason": result.dead_letter, "payload": claim.payload,
-                    }, maxlen=DEAD_LETTERS_KEPT)  # fmt: skip
-            self._scripts.call(pipe, "complete", [keys.retries], args)
-
-        try:
-            accepted = self._write(build, len(items))
-            for (claim, _), ok in zip(items, accepted, strict=True):
-                if not ok:
-                    logger.warning("refused a late outcome of task run %s", claim.task_run_id)
-        except Exception:
-            # Not acknowledged, the entries stay pending under this worker's name: when it is
-            # gone, the reaper of another worker puts them back on the queue (at-least-once).
-            logger.exception("could not write %d outcome(s) back", len(items))
-        finally:
-            self._forget([claim for claim, _ in items])
+            self._completer.put(claim, result)
 
     def _forget(self, claims: list[Claim]) -> None:
         """These runs are no longer in flight here (done, or left to be handed back)."""
@@ -358,21 +305,6 @@ class Worker:
                 self._interrupted.discard(claim.entry_id)
             self._upkeep.inflight = len(self._inflight)
             self._slots.notify_all()
-
-    def _write(self, build: Any, count: int) -> list[int]:
-        """Run the completion pipeline, retrying while Redis is unreachable (up to ~30 s)."""
-        delay, deadline = 0.1, time.monotonic() + 30
-        while True:
-            try:
-                return list(self._scripts.execute(build)[-1])
-            except redis.ConnectionError as error:
-                if time.monotonic() > deadline:
-                    raise
-                logger.warning(
-                    "Redis unreachable writing %d outcome(s), retrying: %s", count, error
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> int:
