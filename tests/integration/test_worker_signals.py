@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import enqueued_flows
 import pytest
 from integration_helpers import WAIT, WORKER_CLI, lines, outcomes, wait_until
 
 from floq import flow, get_run_logger, task
+from floq.producer import enqueue
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -49,13 +51,15 @@ def held(marks: str, release: str, i: int) -> int:
     return i * i
 
 
-def start_in_own_group(workers: Any, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+def start_in_own_group(
+    workers: Any, *args: str, **env: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     """A flow-worker leading a process group of its own (as in a terminal); its stderr file."""
     index = len(workers.processes)
     stderr = workers.log_dir / f"worker-{index}.log"  # where workers.logs() reads
     process = subprocess.Popen(
         [*WORKER_CLI, "--name", f"w{index}-{workers.namespace}", *args],
-        env=workers.env(), stdout=subprocess.DEVNULL, stderr=stderr.open("wb"),
+        env=workers.env(**env), stdout=subprocess.DEVNULL, stderr=stderr.open("wb"),
         start_new_session=True,
     )  # fmt: skip
     workers.processes.append(process)
@@ -189,3 +193,20 @@ def test_idle_ctrl_c_exits_cleanly_in_dask_mode_with_a_local_cluster(workers: An
     assert worker.wait(timeout=WAIT) == 0, text
     assert_clean(stderr)
     wait_until(lambda: not any(map(alive, children)), 15, "the cluster's processes to end")
+
+
+def test_ctrl_c_lets_a_flow_slot_finish_its_flow_run(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    here = str(Path(__file__).parent)
+    worker, stderr = start_in_own_group(workers, *PARALLEL, "--flow-slots", "1", PYTHONPATH=here)
+    workers.wait_registered(1)
+    run = enqueue(enqueued_flows.two_naps, (str(tmp_path),), url=redis_url, namespace=namespace)
+    wait_until(lambda: (tmp_path / "first").exists(), WAIT, f"the first task run\n{workers.logs()}")
+    ctrl_c(worker)
+    # The slot and its work horse never see the Ctrl-C: the flow run goes on, and the worker
+    # still runs the task run the flow submits after it.
+    assert run.result(timeout=WAIT) == 8
+    assert worker.wait(timeout=WAIT) == 0
+    text = assert_clean(stderr)
+    assert "draining: 1 task run and 1 flow slot in flight" in text, text
