@@ -98,9 +98,9 @@ class Worker:
         if self._stopping.is_set():
             self.abort()
         else:
-            self.stop()
+            self.stop("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
 
-    def stop(self) -> None:
+    def stop(self, again: str = "Ctrl-C") -> None:
         """Stop claiming and drain (what the first SIGINT or SIGTERM does).
 
         Flow slots stop taking flow runs at once; task runs are still claimed while a flow
@@ -114,8 +114,8 @@ class Worker:
         self._flow_slots.request_stop()
         busy = _count(len(self._inflight), "task run")
         busy += f" and {_count(slots, 'flow slot')}" if slots else ""
-        logger.warning("draining: %s in flight, up to %g s; Ctrl-C again to hand them back",
-                       busy, seconds)  # fmt: skip
+        logger.warning("draining: %s in flight, up to %g s; %s again to hand them back",
+                       busy, seconds, again)  # fmt: skip
 
     def abort(self) -> None:
         """Hand every unfinished task run back to its queue now, and exit (a second Ctrl-C)."""
