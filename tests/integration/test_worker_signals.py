@@ -177,7 +177,7 @@ def test_idle_ctrl_c_exits_cleanly_in_parallel_mode(workers: Any) -> None:
     ctrl_c(worker)
     assert worker.wait(timeout=WAIT) == 0
     text = assert_clean(stderr)
-    assert "draining: 0 task runs in flight" in text
+    assert "stopping: nothing in flight" in text
     wait_until(lambda: not any(map(alive, children)), 10, "the pool's processes to end")
 
 

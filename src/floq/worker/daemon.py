@@ -112,6 +112,9 @@ class Worker:
         self._stopping.set()
         slots = len(self._flow_slots.describe())
         self._flow_slots.request_stop()
+        if not (self._inflight or slots):
+            logger.info("stopping: nothing in flight")
+            return
         busy = _count(len(self._inflight), "task run")
         busy += f" and {_count(slots, 'flow slot')}" if slots else ""
         logger.warning("draining: %s in flight, up to %g s; %s again to hand them back",
