@@ -209,4 +209,4 @@ def test_ctrl_c_lets_a_flow_slot_finish_its_flow_run(
     assert run.result(timeout=WAIT) == 8
     assert worker.wait(timeout=WAIT) == 0
     text = assert_clean(stderr)
-    assert "draining: 1 task run and 1 flow slot in flight" in text, text
+    assert "draining: 1 task run in flight, 1 flow slot stopping, up to 10 s" in text, text

@@ -115,9 +115,9 @@ class Worker:
         if not (self._inflight or slots):
             logger.info("stopping: nothing in flight")
             return
-        busy = _count(len(self._inflight), "task run")
-        busy += f" and {_count(slots, 'flow slot')}" if slots else ""
-        logger.warning("draining: %s in flight, up to %g s; %s again to hand them back",
+        busy = f"{_count(len(self._inflight), 'task run')} in flight"
+        busy += f", {_count(slots, 'flow slot')} stopping" if slots else ""  # its flow run ends
+        logger.warning("draining: %s, up to %g s; %s again to hand them back",
                        busy, seconds, again)  # fmt: skip
 
     def abort(self) -> None:
