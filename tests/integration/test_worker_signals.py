@@ -210,3 +210,25 @@ def test_ctrl_c_lets_a_flow_slot_finish_its_flow_run(
     assert worker.wait(timeout=WAIT) == 0
     text = assert_clean(stderr)
     assert "draining: 1 task run in flight, 1 flow slot stopping, up to 10 s" in text, text
+
+
+def test_a_second_ctrl_c_stops_a_busy_flow_slot_with_rqs_cold_shutdown(
+    workers: Any, client: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    from rq import Queue, Worker
+
+    here = str(Path(__file__).parent)
+    worker, stderr = start_in_own_group(workers, "--flow-slots", "1", PYTHONPATH=here)
+    workers.wait_registered(1)
+    enqueue(enqueued_flows.stuck, (str(tmp_path), False), url=redis_url, namespace=namespace)
+    wait_until(lambda: (tmp_path / "hold").exists(), WAIT, f"the task run\n{workers.logs()}")
+    started = descendants(worker.pid)
+    ctrl_c(worker)
+    wait_until(lambda: "draining" in stderr.read_text(), WAIT, "the worker to drain")
+    ctrl_c(worker)
+    assert worker.wait(timeout=15) == 0  # not the minute the flow run would take
+    text = assert_clean(stderr)
+    assert "stopping the flow run(s) they hold" in text and "killing" not in text, text
+    assert not [pid for pid in started if alive(pid)]
+    rq_queue = Queue(f"{namespace}:default", connection=client)
+    assert Worker.all(connection=client, queue=rq_queue) == []  # RQ's worker said goodbye

@@ -7,9 +7,10 @@ name: RQ keeps the old one registered until it notices the death).
 
 Signals: a slot runs in a process group of its own and ignores SIGINT, so a terminal's Ctrl-C
 reaches the flow-worker alone. On the worker's drain (its first SIGINT or SIGTERM) every slot
-gets SIGTERM, RQ's warm shutdown: no new flow runs, the current one finishes; slots still
-running after ``FLOQ_DRAIN_SECONDS`` (or on a second Ctrl-C) are killed, their work horses with
-them. If the flow-worker dies however it dies (``kill -9`` too), its slots, their work horses
+gets SIGTERM, RQ's warm shutdown: no new flow runs, the current one finishes. Slots still
+running after ``FLOQ_DRAIN_SECONDS`` (or on a second Ctrl-C) get a second SIGTERM, RQ's cold
+shutdown: RQ kills the work horse, and the flow run is abandoned as RQ abandons jobs (retried if
+it has RQ retries left, else it ends Crashed); a slot still there 5 s later is killed. If the flow-worker dies however it dies (``kill -9`` too), its slots, their work horses
 and their RQ schedulers end at once (:mod:`floq.worker.children`). The heartbeat lists the
 slots (name and pid) for ``floq workers``.
 
@@ -35,6 +36,7 @@ from floq.worker.children import die_with_parent, forks_die_with_parent, ignore_
 logger = logging.getLogger("floq.worker")
 
 _RESTART_PAUSE = 1.0  # seconds between a slot's death and its restart
+_COLD_SECONDS = 5.0  # for RQ's cold shutdown, before a slot is killed
 
 
 class FlowSlots:
@@ -45,6 +47,7 @@ class FlowSlots:
         self._started = 0
         self._lock = threading.RLock()  # RLock: request_stop() may run in a signal handler
         self._stopping = threading.Event()  # no more restarts
+        self._warm_sent = 0.0  # when the slots got SIGTERM (monotonic)
         self._done = threading.Event()  # the slots are gone: the supervisor may end
         # Slots are started from this thread only, and it lives until they are gone: their
         # PDEATHSIG fires when the thread that started them ends, not only the process.
@@ -98,7 +101,10 @@ class FlowSlots:
     def request_stop(self) -> None:
         """SIGTERM every slot (RQ's warm shutdown: no new flow runs, the current ones finish)."""
         with self._lock:
+            if self._stopping.is_set():
+                return
             self._stopping.set()
+            self._warm_sent = time.monotonic()
             for proc in self._alive():
                 proc.send_signal(signal.SIGTERM)
 
@@ -106,16 +112,31 @@ class FlowSlots:
         return bool(self._alive())
 
     def stop(self, deadline: Callable[[], float]) -> None:
-        """Stop the slots; kill those still running at ``deadline()`` (a monotonic time)."""
+        """Stop the slots: those still running a flow run at ``deadline()`` (a monotonic time)
+        get RQ's cold shutdown, and are killed if that takes over ``_COLD_SECONDS``."""
         self.request_stop()
         while self.running() and time.monotonic() < deadline():
             time.sleep(0.05)
-        for proc in self._alive():
-            logger.warning("flow slot pid %d is still running a flow run; killing it", proc.pid)
-            proc.kill()  # its work horse and scheduler end with it (PDEATHSIG)
+        if self.running():
+            self._cold_stop()
         for proc in list(self._procs.values()):
             proc.wait(timeout=10)
         self._done.set()
+
+    def _cold_stop(self) -> None:
+        """SIGTERM again: RQ kills the work horse (its flow run is abandoned, as RQ does: RQ
+        retries it if it has retries left, else it ends Crashed) and exits."""
+        logger.warning("flow slot pid(s) %s: stopping the flow run(s) they hold",
+                       ", ".join(str(proc.pid) for proc in self._alive()))  # fmt: skip
+        time.sleep(max(0.0, self._warm_sent + 1.1 - time.monotonic()))  # RQ: no repeat within 1 s
+        for proc in self._alive():
+            proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + _COLD_SECONDS
+        while self.running() and time.monotonic() < end:
+            time.sleep(0.05)
+        for proc in self._alive():
+            logger.warning("flow slot pid %d did not stop; killing it", proc.pid)
+            proc.kill()  # its work horse and scheduler end with it (PDEATHSIG)
 
 
 class SlotWorker(Worker):
