@@ -9,8 +9,8 @@ Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
   claiming stops (unless a flow run in a flow slot still needs task runs), in-flight runs get
   ``FLOQ_DRAIN_SECONDS`` to finish; what is left then goes back to its queue, to run elsewhere.
   The processes the worker started ignore SIGINT: a Ctrl-C reaches their work only this way.
-- A second one (:meth:`Worker.abort`) hands every unfinished run back at once, kills the pool
-  processes and flow slots still busy, and exits.
+- A second one (:meth:`Worker.abort`) hands every unfinished task run back at once, kills the
+  pool processes still busy, gives busy flow slots RQ's cold shutdown, and exits.
 - A run lost to the shutdown (a pool process killed, say) is handed back, never recorded
   Crashed; no signal reaches the app as KeyboardInterrupt. Idle, the worker exits at once.
 - ``kill -9``: the processes the worker started end with it (:mod:`floq.worker.children`);

@@ -10,9 +10,11 @@ reaches the flow-worker alone. On the worker's drain (its first SIGINT or SIGTER
 gets SIGTERM, RQ's warm shutdown: no new flow runs, the current one finishes. Slots still
 running after ``FLOQ_DRAIN_SECONDS`` (or on a second Ctrl-C) get a second SIGTERM, RQ's cold
 shutdown: RQ kills the work horse, and the flow run is abandoned as RQ abandons jobs (retried if
-it has RQ retries left, else it ends Crashed); a slot still there 5 s later is killed. If the flow-worker dies however it dies (``kill -9`` too), its slots, their work horses
-and their RQ schedulers end at once (:mod:`floq.worker.children`). The heartbeat lists the
-slots (name and pid) for ``floq workers``.
+it has RQ retries left, else it ends Crashed); a slot still there 5 s later is killed.
+
+If the flow-worker dies however it dies (``kill -9`` too), its slots, their work horses and
+their RQ schedulers end at once (:mod:`floq.worker.children`). The heartbeat lists the slots
+(name and pid) for ``floq workers``.
 
 RQ's own CLI runs one by hand too: ``rq worker -S floq.producer.jobs.JobSerializer floq:default``.
 """
