@@ -116,13 +116,20 @@ def _per_task(groups: Iterable[dict[str, Any]]) -> Table:
     return table
 
 
+def _flow_slots(row: dict[str, Any]) -> str:
+    """``2 (pid 41, 42)``: how many flow slots, and the pids of the running ones."""
+    pids = [str(slot["pid"]) for slot in row.get("flow_slot_workers", [])]
+    count = str(row.get("flow_slots", 0))
+    return f"{count} (pid {', '.join(pids)})" if pids else count
+
+
 def workers_table(rows: Iterable[dict[str, Any]]) -> Table:
     columns = ("name", "host", "pid", "mode", "slots", "flow slots", "in flight", "queues")
     table = _table(*columns, "last heartbeat")
     for row in rows:
         table.add_row(
             row["name"], row["host"], str(row["pid"]), row["mode"], str(row["slots"]),
-            str(row.get("flow_slots", 0)), str(row["inflight"]), ",".join(row["queues"]),
+            _flow_slots(row), str(row["inflight"]), ",".join(row["queues"]),
             f"{row['seen']:.1f}s ago",
         )  # fmt: skip
     return table

@@ -8,10 +8,11 @@ import time
 from collections.abc import Iterator
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 import pytest
-from integration_helpers import WAIT
+from integration_helpers import WAIT, WORKER_CLI, clean_env, run_cli
 
 from floq import flow, task
 
@@ -98,3 +99,28 @@ def test_dask_mode_runs_tasks_on_the_given_cluster(runner, workers, dask_cluster
         return [f.result(timeout=WAIT) for f in [dask_worker_address.submit() for _ in range(2)]]
 
     assert set(on_dask()) == cluster_workers, workers.logs()
+
+
+def _one_error_line(done: Any) -> str:
+    assert done.returncode == 1, done
+    assert "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("Error: "), line
+    return str(line)
+
+
+def test_dask_mode_without_dask_says_so_in_one_line(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    fake = tmp_path / "distributed"  # an installed-but-broken dask, as far as imports go
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no dask here')\n")
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=str(tmp_path))
+    line = _one_error_line(run_cli(WORKER_CLI, "--mode", "dask", env=env))
+    assert "dask" in line and "pip install" in line, line
+
+
+def test_a_redis_error_at_start_is_one_line(client: Any, redis_url: str, namespace: str) -> None:
+    client.set(f"{namespace}:q:default", "not a stream")
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
+    assert "WRONGTYPE" in _one_error_line(run_cli(WORKER_CLI, env=env))

@@ -1,10 +1,15 @@
-"""``flow-worker``: the worker daemon's command line."""
+"""``flow-worker``: the worker daemon's command line.
+
+Ctrl-C (SIGINT) or SIGTERM drains and says so on stderr; a second one hands the unfinished
+runs back to their queues and exits (see :mod:`floq.worker.daemon`). Exit status 0 either
+way. A worker that cannot start (no Redis, ``--mode dask`` without dask, ...) says why in one
+line on stderr and exits 1.
+"""
 
 from __future__ import annotations
 
-import signal
-
 import click
+import redis
 
 from floq import logs
 from floq.errors import FloqError
@@ -64,10 +69,8 @@ def flow_worker_cli(
             **({"name": name} if name else {}),
         )
         worker = Worker(config)
-    except FloqError as error:
+        worker.handle_signals()
+        worker.start()
+    except (FloqError, redis.RedisError) as error:
         raise click.ClickException(str(error)) from None
-    signal.signal(signal.SIGTERM, lambda signum, frame: worker.stop())
-    try:
-        worker.run()
-    except KeyboardInterrupt:
-        worker.stop()
+    worker.run()

@@ -76,3 +76,8 @@ class Keys:
     @property
     def workers(self) -> str:
         return f"{self.ns}:workers"
+
+    @property
+    def served(self) -> str:
+        """Set of the queue names workers serve (added at each heartbeat; reapers walk it)."""
+        return f"{self.ns}:queues"

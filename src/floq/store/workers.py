@@ -10,7 +10,10 @@ from floq.store.keys import Keys
 
 
 def live_workers(client: Any, keys: Keys) -> list[dict[str, Any]]:
-    """One dict per worker whose heartbeat has not lapsed, by name; ``seen`` is seconds ago."""
+    """One dict per worker whose heartbeat has not lapsed, by name; ``seen`` is seconds ago.
+
+    Each is the worker's last heartbeat: name, host, pid, mode, slots, queues, in flight, and
+    ``flow_slot_workers``, the name and pid of each of its running flow slots (RQ workers)."""
     names = sorted(n.decode() if isinstance(n, bytes) else n for n in client.smembers(keys.workers))
     beats = client.mget([keys.worker(name) for name in names]) if names else []
     now, found = time.time(), []

@@ -1,23 +1,32 @@
 """The worker daemon: claim batches bounded by free capacity, run them, complete in batches.
 
-Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); a
-completer writes outcomes back in pipelines of ``complete.lua``; the upkeep thread heartbeats,
-reaps and promotes retries. SIGTERM (or :meth:`Worker.stop`) drains: claiming stops, in-flight
-runs get ``FLOQ_DRAIN_SECONDS`` to finish, the rest are handed back to the queue.
+Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); the
+completer's writes outcomes back in batches (:mod:`floq.worker.completer`); the upkeep thread
+heartbeats, reaps and promotes retries.
+
+Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
+- The first SIGINT (Ctrl-C) or SIGTERM (or :meth:`Worker.stop`) drains, and says so on stderr:
+  claiming stops (unless a flow run in a flow slot still needs task runs), in-flight runs get
+  ``FLOQ_DRAIN_SECONDS`` to finish; what is left then goes back to its queue, to run elsewhere.
+  The processes the worker started ignore SIGINT: a Ctrl-C reaches their work only this way.
+- A second one (:meth:`Worker.abort`) hands every unfinished task run back at once, kills the
+  pool processes still busy, gives busy flow slots RQ's cold shutdown, and exits.
+- A run lost to the shutdown (a pool process killed, say) is handed back, never recorded
+  Crashed; no signal reaches the app as KeyboardInterrupt. Idle, the worker exits at once.
+- ``kill -9``: the processes the worker started end with it (:mod:`floq.worker.children`);
+  other workers reap its claims once its heartbeat lapses (:mod:`floq.worker.upkeep`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue as queues
+import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import redis
 
 from floq.errors import SerializationError
 from floq.settings import Settings
@@ -25,14 +34,13 @@ from floq.store.connection import check, connect, ensure_group, redacted
 from floq.store.keys import GROUP, Keys
 from floq.store.records import CodeCache
 from floq.store.scripts import Scripts
-from floq.worker.attempt import Claim, Result, undecodable
+from floq.worker.attempt import Claim, Result, crashed, undecodable
+from floq.worker.completer import DEAD_LETTERS_KEPT, Completer
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
 from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
-
-DEAD_LETTERS_KEPT = 10_000  # per queue; the oldest go first
 
 
 def default_name() -> str:
@@ -72,59 +80,98 @@ class Worker:
         self._slots = threading.Condition()
         self._inflight: dict[str, Claim] = {}
         self._interrupted: set[str] = set()  # entry ids
-        self._completions: queues.SimpleQueue[tuple[Claim, Result] | None] = queues.SimpleQueue()
         self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
+        self._completer = Completer(self._scripts, self.keys, config, self._forget)
         self._deadline = float("inf")  # of the drain, once stopping
+        self._closed = False  # unfinished runs were handed back: outcomes are not written
 
-    def stop(self) -> None:
-        """Stop claiming and drain (what SIGTERM does).
+    # --- starting and stopping ----------------------------------------------------------------
+    def handle_signals(self) -> None:
+        """SIGINT (Ctrl-C) and SIGTERM: the first drains (:meth:`stop`), a second :meth:`abort`."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stopping.is_set():
+            self.abort()
+        else:
+            self.stop("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)
+
+    def stop(self, again: str = "Ctrl-C") -> None:
+        """Stop claiming and drain (what the first SIGINT or SIGTERM does).
 
         Flow slots stop taking flow runs at once; task runs are still claimed while a flow
         run in a slot goes on (it may wait for them), up to ``FLOQ_DRAIN_SECONDS``."""
-        if not self._stopping.is_set():
-            self._deadline = time.monotonic() + self.config.settings.drain_seconds
-            self._stopping.set()
-            self._flow_slots.request_stop()
+        if self._stopping.is_set():
+            return
+        seconds = self.config.settings.drain_seconds
+        self._deadline = time.monotonic() + seconds
+        self._stopping.set()
+        slots = len(self._flow_slots.describe())
+        self._flow_slots.request_stop()
+        if not (self._inflight or slots):
+            logger.info("stopping: nothing in flight")
+            return
+        busy = f"{_count(len(self._inflight), 'task run')} in flight"
+        busy += f", {_count(slots, 'flow slot')} stopping" if slots else ""  # its flow run ends
+        logger.warning("draining: %s, up to %g s; %s again to hand them back",
+                       busy, seconds, again)  # fmt: skip
+
+    def abort(self) -> None:
+        """Hand every unfinished task run back to its queue now, and exit (a second Ctrl-C)."""
+        self.stop()
+        self._deadline = time.monotonic()
+        logger.warning("stopping now: handing back %s", _count(len(self._inflight), "task run"))
 
     def _claiming(self) -> bool:
         if not self._stopping.is_set():
             return True
         return self._flow_slots.running() and time.monotonic() < self._deadline
 
-    def run(self) -> None:
+    def start(self) -> None:
+        """Everything but the claim loop; FloqError or a Redis error if it cannot start."""
         config = self.config
         for name in config.queues:
             ensure_group(self._client, self.keys.queue(name), GROUP)
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
-        self._upkeep.start()
+        self._upkeep.flow_slots = self._flow_slots.describe
+        try:
+            self._upkeep.start()
+        except BaseException:
+            self._executor.shutdown(kill=True)
+            raise
         self._flow_slots.start()
-        completer = threading.Thread(target=self._complete_loop, name="floq-complete", daemon=True)
-        completer.start()
+        self._completer.start()
         logger.info(
             "worker %s: %s mode, %d slot(s), %d flow slot(s), queues %s, Redis %s",
             config.name, config.mode, config.capacity, config.flow_slots, ",".join(config.queues),
             redacted(config.url),
         )  # fmt: skip
+
+    def run(self) -> None:
+        """Serve until stopped (with ``--burst``: until the queues are empty), then drain."""
+        if self._executor is None:
+            self.start()
+        assert self._executor is not None
         try:
             self._claim_loop()
         finally:
             if self._deadline == float("inf"):  # the claim loop ended on its own (--burst)
-                self._deadline = time.monotonic() + config.settings.drain_seconds
-            self._flow_slots.stop(max(0.0, self._deadline - time.monotonic()))
-            self._drain()
-            self._completions.put(None)
-            completer.join(timeout=10)
-            self._executor.shutdown()
+                self._deadline = time.monotonic() + self.config.settings.drain_seconds
+            self._flow_slots.stop(lambda: self._deadline)
+            left = self._drain()
+            self._completer.close(timeout=10)
+            self._executor.shutdown(kill=left > 0)
             self._upkeep.stop()
 
     def _make_executor(self) -> Executor:
         config = self.config
         if config.mode == "parallel":
-            return ProcessExecutor(config.processes, self._secret)
+            return ProcessExecutor(config.processes, self._secret, config.settings.log_level)
         if config.mode == "dask":
             return DaskExecutor(config.dask_address, self._secret)
         return ThreadExecutor(config.concurrency, self._secret)
@@ -240,85 +287,43 @@ class Worker:
         for claim in claims:
             self._executor.submit(claim, self._done)
 
-    def _done(self, claim: Claim, result: Result) -> None:
-        if len(self._inflight) == 1:
-            self._complete([(claim, result)])  # alone: nothing to batch with, skip the hand-off
-        else:
-            self._completions.put((claim, result))
-
-    # --- completing ---------------------------------------------------------------------------
-    def _complete_loop(self) -> None:
-        """Write outcomes back in batches: all that finished while the last batch was in flight."""
-        while True:
-            batch = [self._completions.get()]
-            while len(batch) < 500 and not self._completions.empty():
-                batch.append(self._completions.get_nowait())
-            items = [item for item in batch if item is not None]
-            if items:
-                self._complete(items)
-            if None in batch:
+    def _done(self, claim: Claim, result: Result | BaseException) -> None:
+        if isinstance(result, BaseException):
+            if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
+                self._forget([claim])
                 return
+            result = crashed(claim, result, self._secret)
+        if self._closed:  # handed back already: the outcome would be refused
+            self._forget([claim])
+        elif len(self._inflight) == 1:
+            self._completer.write([(claim, result)])  # alone: no batch to wait for
+        else:
+            self._completer.put(claim, result)
 
-    def _complete(self, items: list[tuple[Claim, Result]]) -> None:
-        keys, name = self.keys, self.config.name
-        args: list[Any] = [GROUP, name, keys.queue_prefix, self.config.settings.result_ttl]
-        for claim, result in items:
-            due = "" if result.retry_in is None else int((time.time() + result.retry_in) * 1000)
-            args += (
-                claim.queue, claim.entry_id, claim.flow_run_id, keys.flow_prefix(claim.flow_run_id),
-                claim.task_run_id, result.outcome, "1" if result.final else "0", due,
-                *result.summary,
-            )  # fmt: skip
-
-        def build(pipe: Any) -> None:
-            for claim, result in items:
-                if result.dead_letter is not None:
-                    pipe.xadd(keys.dead(claim.queue), {
-                        "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
-                        "reason": result.dead_letter, "payload": claim.payload,
-                    }, maxlen=DEAD_LETTERS_KEPT)  # fmt: skip
-            self._scripts.call(pipe, "complete", [keys.retries], args)
-
-        try:
-            accepted = self._write(build, len(items))
-            for (claim, _), ok in zip(items, accepted, strict=True):
-                if not ok:
-                    logger.warning("refused a late outcome of task run %s", claim.task_run_id)
-        except Exception:
-            # Not acknowledged, the entries stay pending under this worker's name: when it is
-            # gone, the reaper of another worker puts them back on the queue (at-least-once).
-            logger.exception("could not write %d outcome(s) back", len(items))
-        finally:
-            with self._slots:
-                for claim, _ in items:
-                    self._inflight.pop(claim.entry_id, None)
-                    self._interrupted.discard(claim.entry_id)
-                self._upkeep.inflight = len(self._inflight)
-                self._slots.notify_all()
-
-    def _write(self, build: Any, count: int) -> list[int]:
-        """Run the completion pipeline, retrying while Redis is unreachable (up to ~30 s)."""
-        delay, deadline = 0.1, time.monotonic() + 30
-        while True:
-            try:
-                return list(self._scripts.execute(build)[-1])
-            except redis.ConnectionError as error:
-                if time.monotonic() > deadline:
-                    raise
-                logger.warning(
-                    "Redis unreachable writing %d outcome(s), retrying: %s", count, error
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+    def _forget(self, claims: list[Claim]) -> None:
+        """These runs are no longer in flight here (done, or left to be handed back)."""
+        with self._slots:
+            for claim in claims:
+                self._inflight.pop(claim.entry_id, None)
+                self._interrupted.discard(claim.entry_id)
+            self._upkeep.inflight = len(self._inflight)
+            self._slots.notify_all()
 
     # --- draining -----------------------------------------------------------------------------
-    def _drain(self) -> None:
-        deadline = self._deadline
+    def _drain(self) -> int:
+        """Wait for the runs in flight until the deadline; hand back the rest; how many."""
         with self._slots:
-            while self._inflight and time.monotonic() < deadline:
-                self._slots.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+            while self._inflight and time.monotonic() < self._deadline:
+                self._slots.wait(min(0.1, max(0.0, self._deadline - time.monotonic())))
             left = len(self._inflight)
+            self._closed = True
         if left:
-            logger.warning("drain: handing back %d unfinished task run(s)", left)
-            for name in self.config.queues:
-                self._upkeep.hand_back(self.keys.queue(name), self.config.name)
+            logger.warning("drain: handing back %s", _count(left, "unfinished task run"))
+        # Also any run lost to the shutdown, and any claimed but not started.
+        for name in self.config.queues:
+            self._upkeep.hand_back(self.keys.queue(name), self.config.name)
+        return left
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

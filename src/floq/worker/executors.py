@@ -1,24 +1,31 @@
 """Where a worker runs its claimed attempts: threads, processes or a Dask cluster.
 
 Every executor takes ``submit(claim, done)`` and calls ``done(claim, result)`` exactly once,
-from any thread; a payload that cannot be decoded gives a dead-letter result, never an error.
+from any thread; a payload that cannot be decoded gives a dead-letter result. When the
+executor itself lost the attempt (a pool process died, say), ``done`` gets the error instead
+of a result: the daemon hands the run back if it is shutting down, else records it Crashed.
 ``interrupt(claims)`` stops running attempts where the mode allows: async tasks (cancelled on
 the event loop), parallel mode (the child gets SIGUSR1 and raises in the task), Dask (attempts
 not started yet). A sync task on a thread cannot be stopped; it runs to its end.
+
+Signals: parallel mode's pool processes and a dask-mode LocalCluster's processes are started
+with SIGINT blocked and ignore it (Ctrl-C is the daemon's: it drains); they end with the
+worker however it ends (:mod:`floq.worker.children`). ``shutdown(kill=True)`` (the daemon
+handed unfinished runs back) kills the pool processes instead of waiting for their tasks.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
 
+from floq import logs
 from floq.engine.shells import TimeoutMode
 from floq.engine.task_runs import run_attempt_async
 from floq.errors import SerializationError
@@ -29,14 +36,16 @@ from floq.worker.attempt import (
     Claim,
     Result,
     attempt_sync,
-    crashed,
     execute,
     prepare,
     result_of,
     undecodable,
 )
+from floq.worker.children import die_with_parent, ignore_sigint, sigint_blocked
 
-Done = Callable[[Claim, Result], None]
+logger = logging.getLogger("floq.worker")
+
+Done = Callable[[Claim, Result | BaseException], None]
 
 
 class Executor(Protocol):
@@ -44,19 +53,20 @@ class Executor(Protocol):
 
     def interrupt(self, claims: list[Claim]) -> None: ...
 
-    def shutdown(self) -> None: ...
+    def shutdown(self, kill: bool = False) -> None: ...
 
 
 def _settle(
     claim: Claim, done: Done, secret: bytes | None, get: Callable[[], Result | None]
 ) -> None:
     """Call ``done`` with what ``get()`` gives (None: someone else will), or with its error."""
+    result: Result | BaseException | None
     try:
         result = get()
     except SerializationError as error:
         result = undecodable(claim, error, secret)
-    except BaseException as error:  # whatever happened, the run gets an outcome
-        result = crashed(claim, error, secret)
+    except BaseException as error:  # whatever happened, the daemon hears of it
+        result = error
     if result is not None:
         done(claim, result)
 
@@ -98,7 +108,8 @@ class ThreadExecutor:
             if running is not None:
                 running.cancel()
 
-    def shutdown(self) -> None:
+    def shutdown(self, kill: bool = False) -> None:
+        """Threads cannot be killed: those still running end with the process."""
         self._pool.shutdown()
         self._loop.stop()
 
@@ -106,18 +117,20 @@ class ThreadExecutor:
 class ProcessExecutor:
     """Parallel mode: attempts in ``processes`` spawned processes; the payload stays bytes."""
 
-    def __init__(self, processes: int, secret: bytes | None) -> None:
+    def __init__(self, processes: int, secret: bytes | None, log_level: str = "INFO") -> None:
         context = multiprocessing.get_context("spawn")
         self._cancelled: Any = context.Array("c", _CANCELLED_BYTES)  # flow run ids, comma-separated
         self._pool = cf.ProcessPoolExecutor(
             processes,
             mp_context=context,
             initializer=_child_start,
-            initargs=(self._cancelled, os.getpid()),
+            initargs=(self._cancelled, os.getpid(), log_level),
         )
         self._secret = secret
-        # Start every process now, not on the first claims (spawning takes ~0.5 s each).
-        cf.wait([self._pool.submit(os.getpid) for _ in range(processes)], timeout=60)
+        # Start every process now, not on the first claims (spawning takes ~0.5 s each); the
+        # pool starts none later (it replaces no process: a lost one breaks the pool).
+        with sigint_blocked():
+            cf.wait([self._pool.submit(os.getpid) for _ in range(processes)], timeout=60)
 
     def submit(self, claim: Claim, done: Done) -> None:
         args = _args(claim, self._secret, TimeoutMode.SIGNAL)
@@ -131,7 +144,10 @@ class ProcessExecutor:
             if child.pid is not None:
                 os.kill(child.pid, signal.SIGUSR1)
 
-    def shutdown(self) -> None:
+    def shutdown(self, kill: bool = False) -> None:
+        if kill:  # else interpreter exit would wait for the tasks still running
+            for child in multiprocessing.active_children():
+                child.kill()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -142,8 +158,17 @@ class DaskExecutor:
         from floq.runners.dask import _import_distributed
 
         distributed = _import_distributed()
-        self._cluster = None if address else distributed.LocalCluster()
-        self._client = distributed.Client(address or self._cluster)
+        if not address:
+            logger.info("dask mode: no --dask-address given; starting a LocalCluster")
+        with sigint_blocked():  # its processes, and the threads that start them, inherit it
+            self._cluster = None if address else distributed.LocalCluster()
+            self._client = distributed.Client(address or self._cluster)
+        if self._cluster is not None:
+            logger.info(
+                "dask mode: LocalCluster of %d worker process(es), scheduler %s, dashboard %s",
+                len(self._cluster.workers), self._cluster.scheduler_address,
+                self._cluster.dashboard_link,
+            )  # fmt: skip
         self._secret = secret
         self._futures: dict[str, Any] = {}
 
@@ -165,7 +190,9 @@ class DaskExecutor:
             if future is not None:
                 future.cancel()
 
-    def shutdown(self) -> None:
+    def shutdown(self, kill: bool = False) -> None:
+        if kill:
+            self._client.cancel(list(self._futures.values()))
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -184,17 +211,12 @@ class _Child:
     flow_run_id: str | None = None
 
 
-def _child_start(cancelled: Any, parent: int) -> None:
+def _child_start(cancelled: Any, parent: int, log_level: str) -> None:
+    ignore_sigint()  # blocked until now: a Ctrl-C while booting could not raise here either
+    die_with_parent(parent)
+    logs.install_default_handler(log_level)  # the daemon's format: time, level, message
     _Child.cancelled = cancelled
     signal.signal(signal.SIGUSR1, _on_interrupt)
-    threading.Thread(target=_exit_with, args=(parent,), name="floq-parent", daemon=True).start()
-
-
-def _exit_with(parent: int) -> None:
-    """End this child when its worker is gone (killed with SIGKILL, say): no orphans."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:

@@ -3,8 +3,18 @@
 Each slot is a child process running RQ's own ``Worker`` (a work horse forked per flow run, so
 ``FlowRun.cancel()`` can stop a running one) with RQ's scheduler, on RQ's queues
 ``<namespace>:<queue>`` of the daemon's queues. A slot that dies is started again (with a new
-name: RQ keeps the old one registered until it notices the death). On drain, slots get SIGTERM
-(RQ's warm shutdown: the current flow run finishes) and are killed after the grace period.
+name: RQ keeps the old one registered until it notices the death).
+
+Signals: a slot runs in a process group of its own and ignores SIGINT, so a terminal's Ctrl-C
+reaches the flow-worker alone. On the worker's drain (its first SIGINT or SIGTERM) every slot
+gets SIGTERM, RQ's warm shutdown: no new flow runs, the current one finishes. Slots still
+running after ``FLOQ_DRAIN_SECONDS`` (or on a second Ctrl-C) get a second SIGTERM, RQ's cold
+shutdown: RQ kills the work horse, and the flow run is abandoned as RQ abandons jobs (retried if
+it has RQ retries left, else it ends Crashed); a slot still there 5 s later is killed.
+
+If the flow-worker dies however it dies (``kill -9`` too), its slots, their work horses and
+their RQ schedulers end at once (:mod:`floq.worker.children`). The heartbeat lists the slots
+(name and pid) for ``floq workers``.
 
 RQ's own CLI runs one by hand too: ``rq worker -S floq.producer.jobs.JobSerializer floq:default``.
 """
@@ -13,23 +23,36 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from rq import Worker
+
+from floq.worker.children import die_with_parent, forks_die_with_parent, ignore_sigint
 
 logger = logging.getLogger("floq.worker")
 
 _RESTART_PAUSE = 1.0  # seconds between a slot's death and its restart
+_COLD_SECONDS = 5.0  # for RQ's cold shutdown, before a slot is killed
 
 
 class FlowSlots:
     def __init__(self, config: Any) -> None:
         self._config = config
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._names: dict[int, str] = {}
         self._started = 0
-        self._stopping = threading.Event()
+        self._lock = threading.RLock()  # RLock: request_stop() may run in a signal handler
+        self._stopping = threading.Event()  # no more restarts
+        self._warm_sent = 0.0  # when the slots got SIGTERM (monotonic)
+        self._done = threading.Event()  # the slots are gone: the supervisor may end
+        # Slots are started from this thread only, and it lives until they are gone: their
+        # PDEATHSIG fires when the thread that started them ends, not only the process.
         self._thread = threading.Thread(target=self._supervise, name="floq-flow-slots", daemon=True)
 
     @property
@@ -37,9 +60,14 @@ class FlowSlots:
         return int(self._config.flow_slots)
 
     def start(self) -> None:
-        for slot in range(self.count):
-            self._spawn(slot)
-        self._thread.start()
+        if self.count:
+            self._thread.start()
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Name and pid of each running slot (for the heartbeat)."""
+        with self._lock:
+            procs = [(self._names[slot], proc) for slot, proc in self._procs.items()]
+        return [{"name": name, "pid": proc.pid} for name, proc in procs if proc.poll() is None]
 
     def _spawn(self, slot: int) -> None:
         config = self._config
@@ -48,58 +76,97 @@ class FlowSlots:
         env = dict(os.environ)
         env.update(FLOQ_REDIS_URL=config.url, FLOQ_NAMESPACE=config.settings.namespace)
         code = "import sys; from floq.worker.flow_slots import main; main(sys.argv[1:])"
-        argv = [sys.executable, "-c", code, name, *config.queues]
-        self._procs[slot] = subprocess.Popen(argv, env=env)
+        argv = [sys.executable, "-c", code, str(os.getpid()), name, *config.queues]
+        self._procs[slot] = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, process_group=0
+        )
+        self._names[slot] = name
 
     def _supervise(self) -> None:
-        while not self._stopping.wait(_RESTART_PAUSE):
-            for slot, proc in list(self._procs.items()):
-                if proc.poll() is not None and not self._stopping.is_set():
-                    logger.warning(
-                        "flow slot %d exited (%s); starting it again", slot, proc.returncode
-                    )
+        with self._lock:
+            for slot in range(self.count):
+                if not self._stopping.is_set():
                     self._spawn(slot)
+        while not self._done.wait(_RESTART_PAUSE):
+            with self._lock:
+                for slot, proc in list(self._procs.items()):
+                    if proc.poll() is not None and not self._stopping.is_set():
+                        logger.warning(
+                            "flow slot %d exited (%s); starting it again", slot, proc.returncode
+                        )
+                        self._spawn(slot)
+
+    def _alive(self) -> list[subprocess.Popen[bytes]]:
+        with self._lock:
+            return [proc for proc in self._procs.values() if proc.poll() is None]
 
     def request_stop(self) -> None:
         """SIGTERM every slot (RQ's warm shutdown: no new flow runs, the current ones finish)."""
-        self._stopping.set()
-        for proc in self._procs.values():
-            if proc.poll() is None:
-                proc.terminate()
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._stopping.set()
+            self._warm_sent = time.monotonic()
+            for proc in self._alive():
+                proc.send_signal(signal.SIGTERM)
 
     def running(self) -> bool:
-        return any(proc.poll() is None for proc in self._procs.values())
+        return bool(self._alive())
 
-    def stop(self, grace: float) -> None:
-        """Stop the slots; kill those still running after ``grace`` seconds."""
+    def stop(self, deadline: Callable[[], float]) -> None:
+        """Stop the slots: those still running a flow run at ``deadline()`` (a monotonic time)
+        get RQ's cold shutdown, and are killed if that takes over ``_COLD_SECONDS``."""
         self.request_stop()
-        deadline = time.monotonic() + grace
-        for proc in self._procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                logger.warning(
-                    "flow slot pid %d did not stop in %.0f s; killing it", proc.pid, grace
-                )
-                proc.kill()
-                proc.wait(timeout=10)
+        while self.running() and time.monotonic() < deadline():
+            time.sleep(0.05)
+        if self.running():
+            self._cold_stop()
+        for proc in list(self._procs.values()):
+            proc.wait(timeout=10)
+        self._done.set()
+
+    def _cold_stop(self) -> None:
+        """SIGTERM again: RQ kills the work horse (its flow run is abandoned, as RQ does: RQ
+        retries it if it has retries left, else it ends Crashed) and exits."""
+        logger.warning("flow slot pid(s) %s: stopping the flow run(s) they hold",
+                       ", ".join(str(proc.pid) for proc in self._alive()))  # fmt: skip
+        time.sleep(max(0.0, self._warm_sent + 1.1 - time.monotonic()))  # RQ: no repeat within 1 s
+        for proc in self._alive():
+            proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + _COLD_SECONDS
+        while self.running() and time.monotonic() < end:
+            time.sleep(0.05)
+        for proc in self._alive():
+            logger.warning("flow slot pid %d did not stop; killing it", proc.pid)
+            proc.kill()  # its work horse and scheduler end with it (PDEATHSIG)
+
+
+class SlotWorker(Worker):
+    """RQ's worker, stopped by SIGTERM only: Ctrl-C is the flow-worker's to act on."""
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
 
 
 def main(argv: list[str]) -> None:
     """One slot: RQ's worker on the flow-run queues, with RQ's scheduler."""
+    parent, name, *queues = argv
+    die_with_parent(int(parent))
+    ignore_sigint()
+    forks_die_with_parent()
+
     import redis
-    from rq import Queue, Worker
+    from rq import Queue
 
     from floq.producer.jobs import JobSerializer, rq_queue_name
     from floq.settings import get_settings
 
-    name, *queues = argv
     settings = get_settings()
     connection = redis.Redis.from_url(settings.redis_url_or_embedded())
     rq_queues = [
         Queue(rq_queue_name(settings.namespace, q), connection=connection, serializer=JobSerializer)
         for q in queues
     ]
-    worker = Worker(rq_queues, connection=connection, name=name, serializer=JobSerializer)
+    worker = SlotWorker(rq_queues, connection=connection, name=name, serializer=JobSerializer)
     level = "DEBUG" if settings.log_level == "DEBUG" else "WARNING"
     worker.work(with_scheduler=True, logging_level=level)

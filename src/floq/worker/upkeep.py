@@ -4,6 +4,11 @@ hearing of cancelled flow runs (read with each heartbeat).
 Liveness is judged by a worker's heartbeat key (refreshed here, from a thread of its own,
 however busy the task threads are), never by how long an entry has been pending: a long task
 on a live worker is never taken from it.
+
+Every worker reaps on every queue of its namespace, not only on those it serves: each
+heartbeat adds the worker's queues to the namespace's set of served queues, and the reaper
+walks that set. So the claims of a worker killed with ``kill -9`` go back on their own queue
+even when no other worker serves it; they wait there for one that does.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class Upkeep:
         self.started = time.time()
         # called with the ids of recently cancelled flow runs, once per heartbeat
         self.on_cancelled: Callable[[set[str]], None] | None = None
+        # the running flow slots, name and pid each (shown by `floq workers`)
+        self.flow_slots: Callable[[], list[dict[str, Any]]] = list
 
     def start(self) -> None:
         self.beat()
@@ -60,6 +67,7 @@ class Upkeep:
             "mode": config.mode,
             "slots": config.capacity,
             "flow_slots": config.flow_slots,
+            "flow_slot_workers": self.flow_slots(),
             "queues": list(config.queues),
             "inflight": self.inflight,
             "heartbeat": time.time(),
@@ -69,6 +77,7 @@ class Upkeep:
         pipe = self._client.pipeline(transaction=False)
         pipe.set(self._keys.worker(config.name), json.dumps(info), px=ttl_ms)
         pipe.sadd(self._keys.workers, config.name)
+        pipe.sadd(self._keys.served, *config.queues)
         pipe.zrangebyscore(self._keys.cancelled, time.time() - _CANCELS_KEPT, "+inf")
         cancelled = pipe.execute()[-1]
         if cancelled and self.on_cancelled is not None:
@@ -81,16 +90,19 @@ class Upkeep:
 
     def reap(self) -> int:
         """Hand back the pending entries of every consumer whose heartbeat lapsed."""
-        for name in self._client.smembers(self._keys.workers):
-            name = name.decode() if isinstance(name, bytes) else name
+        for name in map(_text, self._client.smembers(self._keys.workers)):
             if not self._client.exists(self._keys.worker(name)):
                 self._client.srem(self._keys.workers, name)  # gone: off the list of workers
+        served = {_text(queue) for queue in self._client.smembers(self._keys.served)}
         taken = 0
-        for queue in self._config.queues:
+        for queue in sorted(served | set(self._config.queues)):
             stream = self._keys.queue(queue)
-            for consumer in self._client.xinfo_consumers(stream, GROUP):
-                name = consumer["name"]
-                name = name.decode() if isinstance(name, bytes) else name
+            try:
+                consumers = self._client.xinfo_consumers(stream, GROUP)
+            except redis.ResponseError:  # no such stream or group (any more)
+                continue
+            for consumer in consumers:
+                name = _text(consumer["name"])
                 if name == self._config.name or self._client.exists(self._keys.worker(name)):
                     continue
                 taken += self.hand_back(stream, name)
@@ -124,3 +136,7 @@ class Upkeep:
                     next_reap = now + settings.reap_seconds
             except redis.RedisError as error:
                 logger.error("upkeep: Redis error: %s", error)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

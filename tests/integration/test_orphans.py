@@ -1,0 +1,57 @@
+"""A flow-worker killed with SIGKILL leaves no process behind: flow slots, their RQ work
+horses and scheduler, parallel mode's pool all end with it; `floq workers` lists the slots."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import enqueued_flows
+from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
+from test_worker_signals import alive, descendants
+
+from floq.producer import enqueue
+
+HERE = str(Path(__file__).parent)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:100]
+    except OSError:
+        return "?"
+
+
+def test_a_sigkilled_worker_takes_every_process_it_started_with_it(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    worker = workers.start(
+        "--flow-slots", "1", "--mode", "parallel", "--processes", "2", PYTHONPATH=HERE
+    )
+    workers.wait_registered(1)
+    # A running flow run: a work horse in the slot, its task run in a pool process.
+    enqueue(enqueued_flows.stuck, (str(tmp_path), False), url=redis_url, namespace=namespace)
+    wait_until(lambda: (tmp_path / "hold").exists(), WAIT, f"the task run\n{workers.logs()}")
+
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
+    listed = run_cli(FLOQ_CLI, "workers", "--json", env=env)
+    [info] = json.loads(listed.stdout)
+    [slot] = info["flow_slot_workers"]
+    assert slot["name"].startswith(f"{info['name']}-flow-0.")
+    assert f"(pid {slot['pid']})" in run_cli(FLOQ_CLI, "workers", env=env).stdout
+
+    started = descendants(worker.pid)
+    below_slot = descendants(slot["pid"])
+    assert slot["pid"] in started
+    assert len(below_slot) >= 2, [_cmdline(pid) for pid in below_slot]  # horse and scheduler
+    assert len(started - below_slot - {slot["pid"]}) >= 2  # the pool (and its tracker)
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=WAIT)
+    try:
+        wait_until(lambda: not any(map(alive, started)), 5, "the worker's processes to end")
+    except AssertionError:
+        left = {pid: _cmdline(pid) for pid in started if alive(pid)}
+        raise AssertionError(f"still running after their worker was killed: {left}") from None
