@@ -7,7 +7,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from integration_helpers import FLOQ_CLI, clean_env, run_cli
+from integration_helpers import FLOQ_CLI, WORKER_CLI, clean_env, run_cli
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], *named: str) -> str:
@@ -53,4 +53,28 @@ def test_flags_and_variables_are_validated_alike_and_named(
 def test_an_unreachable_server_is_one_line(closed_port: int) -> None:
     url = f"redis://127.0.0.1:{closed_port}/0"
     done = run_cli(FLOQ_CLI, "runs", "--redis", url, env=clean_env())
+    _one_line_error(done, url)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--namespace", "a b"], {}, ["--namespace", "'a b'"]),
+        (["--redis", "notaurl"], {}, ["--redis", "'notaurl'"]),
+        ([], {"FLOQ_CONCURRENCY": "many"}, ["FLOQ_CONCURRENCY", "'many'"]),
+        (["--queue", ""], {}, ["--queue"]),
+    ],
+)
+def test_flow_worker_names_the_bad_flag_or_variable(
+    args: list[str], env: dict[str, str], named: list[str]
+) -> None:
+    done = run_cli(WORKER_CLI, *args, env=clean_env(**env))
+    line = _one_line_error(done, *named)
+    wrong = "FLOQ_" if named[0].startswith("--") else "--"
+    assert wrong not in line
+
+
+def test_flow_worker_on_an_unreachable_server_is_one_line(closed_port: int) -> None:
+    url = f"redis://127.0.0.1:{closed_port}/0"
+    done = run_cli(WORKER_CLI, "--redis", url, env=clean_env())
     _one_line_error(done, url)

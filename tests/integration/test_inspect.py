@@ -82,7 +82,9 @@ def test_all_state_and_limit(mapped_run: str, floq: Any) -> None:
 def test_a_lost_workers_run_shows_as_lost_then_redone_with_two_attempts(
     workers: Any, floq: Any, tmp_path: Path
 ) -> None:
-    workers.start("--flow-slots", "1", "--queue", "flows", PYTHONPATH=HERE)
+    # Any live worker reaps a lost one's claims, whatever queue: this one not for a minute, so
+    # that the run stays held by a lost worker while the test looks.
+    workers.start("--flow-slots", "1", "--queue", "flows", PYTHONPATH=HERE, FLOQ_REAP_SECONDS="60")
     doomed = workers.start("--flow-slots", "0", "--queue", TASK_QUEUE, PYTHONPATH=HERE)
     workers.wait_registered(2)
     enqueued = floq("enqueue", "inspect_flows:lose_a_worker", "-p", f"folder={tmp_path}",

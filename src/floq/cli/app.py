@@ -157,9 +157,13 @@ def server(url: str | None, namespace: str | None) -> tuple[str, str]:
     """(URL, namespace) from ``--redis`` and ``--namespace`` over the environment (the
     embedded server's URL if none is set), validated."""
     settings = settings_from_flags(redis_url=url, namespace=namespace)
-    address = (settings.redis_url_or_embedded(), settings.namespace)
-    click.get_current_context().meta[_SERVER] = address
-    return address
+    return talks_to(settings.redis_url_or_embedded(), settings.namespace)
+
+
+def talks_to(url: str, namespace: str) -> tuple[str, str]:
+    """Note the server this command uses, so that its Redis errors name it."""
+    click.get_current_context().meta[_SERVER] = (url, namespace)
+    return url, namespace
 
 
 def open_store(url: str | None, namespace: str | None) -> Any:

@@ -9,14 +9,13 @@ line on stderr and exits 1.
 from __future__ import annotations
 
 import click
-import redis
 
 from floq import logs
-from floq.errors import FloqError
-from floq.settings import WORKER_MODES, Settings
+from floq.cli.app import FloqCommand, settings_from_flags, talks_to
+from floq.settings import WORKER_MODES
 
 
-@click.command("flow-worker")
+@click.command("flow-worker", cls=FloqCommand)
 @click.option("--redis", "url", help="Redis URL [env FLOQ_REDIS_URL; default: embedded server]")
 @click.option("--queue", "queues", multiple=True, help="queue to serve, repeatable [FLOQ_QUEUES]")
 @click.option("--mode", type=click.Choice(WORKER_MODES), help="how to run tasks [FLOQ_WORKER_MODE]")
@@ -44,33 +43,31 @@ def flow_worker_cli(
     """Run task runs from Redis queues: threads, processes or a Dask cluster."""
     from floq.worker import Worker, WorkerConfig
 
-    try:
-        settings = Settings.from_env().replace(
-            redis_url=url,
-            queues=queues or None,
-            worker_mode=mode,
-            concurrency=concurrency,
-            processes=processes,
-            dask_address=dask_address,
-            namespace=namespace,
-            flow_slots=flow_slots,
-        )
-        logs.install_default_handler(settings.log_level)
-        config = WorkerConfig(
-            url=settings.redis_url_or_embedded(),
-            settings=settings,
-            queues=settings.queues,
-            mode=settings.worker_mode,
-            concurrency=settings.concurrency,
-            processes=settings.processes,
-            dask_address=settings.dask_address,
-            burst=burst,
-            flow_slots=0 if burst else settings.flow_slots,
-            **({"name": name} if name else {}),
-        )
-        worker = Worker(config)
-        worker.handle_signals()
-        worker.start()
-    except (FloqError, redis.RedisError) as error:
-        raise click.ClickException(str(error)) from None
+    settings = settings_from_flags(
+        redis_url=url,
+        queues=queues or None,
+        worker_mode=mode,
+        concurrency=concurrency,
+        processes=processes,
+        dask_address=dask_address,
+        namespace=namespace,
+        flow_slots=flow_slots,
+    )
+    logs.install_default_handler(settings.log_level)
+    url, _ = talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    config = WorkerConfig(
+        url=url,
+        settings=settings,
+        queues=settings.queues,
+        mode=settings.worker_mode,
+        concurrency=settings.concurrency,
+        processes=settings.processes,
+        dask_address=settings.dask_address,
+        burst=burst,
+        flow_slots=0 if burst else settings.flow_slots,
+        **({"name": name} if name else {}),
+    )
+    worker = Worker(config)
+    worker.handle_signals()
+    worker.start()
     worker.run()

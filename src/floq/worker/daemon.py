@@ -212,11 +212,21 @@ class Worker:
                         claims.append(Claim.decode(streams[stream.decode()], entry_id, fields))
                     except SerializationError as error:
                         self._reject(streams[stream.decode()], entry_id, fields, error)
-            if claims:
+            if claims and not self._claiming():  # the stop came while the read was blocked
+                self._return(claims)
+            elif claims:
                 self._start(self._with_inputs(claims))
                 time.sleep(0)  # let the pool threads just handed work start on it
             elif self.config.burst and not self._inflight and self._queues_idle(streams):
                 return
+
+    def _return(self, claims: list[Claim]) -> None:
+        """Put entries read after the stop back on their queues, unstarted (for other workers)."""
+        returned = f"{self.config.name}-returned"
+        for queue in {claim.queue for claim in claims}:
+            stream, ids = self.keys.queue(queue), [c.entry_id for c in claims if c.queue == queue]
+            self._client.xclaim(stream, GROUP, returned, 0, ids)
+            self._upkeep.hand_back(stream, returned)
 
     def _reject(
         self, queue: str, entry_id: bytes, fields: dict[bytes, bytes], error: SerializationError
