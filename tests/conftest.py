@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from floq.store import embedded
+from proctree import assert_all_end, descendants
 
 WORKER_ENV = {
     "FLOQ_HEARTBEAT_SECONDS": "0.5",
@@ -133,8 +134,11 @@ class Workers:
         return "\n".join(p.read_text()[-3000:] for p in sorted(self.log_dir.glob("worker-*.log")))
 
     def stop(self) -> None:
+        """SIGTERM every worker (SIGKILL after 15 s); then no process they started may live on."""
+        started: set[int] = set()
         for process in self.processes:
             if process.poll() is None:
+                started |= descendants(process.pid)
                 process.send_signal(signal.SIGTERM)
         for process in self.processes:
             try:
@@ -142,6 +146,7 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        assert_all_end(started, 15, "the processes the test's workers started")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import cloudpickle
 from integration_helpers import WAIT, lines, outcomes, wait_until
 
 from floq import flow, task
+from proctree import assert_all_end, descendants
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -66,47 +67,10 @@ def test_sigkilled_worker_task_runs_again_elsewhere_and_is_recorded_once(
     assert mine[-1].is_completed()
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return found
-    for child in map(int, children):
-        found |= {child, *_descendants(child)}
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _proc_state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "Z"
-
-
 def test_parallel_mode_children_end_with_a_sigkilled_worker(workers) -> None:
     worker = workers.start("--mode", "parallel", "--processes", "2")
     workers.wait_registered(1)
-    children = wait_until(lambda: _descendants(worker.pid), WAIT, "the worker's processes")
+    children = wait_until(lambda: descendants(worker.pid), WAIT, "the worker's processes")
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=WAIT)
-    try:
-        wait_until(lambda: not any(map(_alive, children)), 15, "the worker's children to end")
-    except AssertionError:
-        left = {pid: _cmdline(pid) for pid in children if _alive(pid)}
-        raise AssertionError(f"still running after their worker was killed: {left}") from None
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-    except OSError:
-        return "?"
+    assert_all_end(children, 15, "the killed worker's children to end")

@@ -10,18 +10,11 @@ from typing import Any
 
 import enqueued_flows
 from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
-from test_worker_signals import alive, descendants
 
 from floq.producer import enqueue
+from proctree import assert_all_end, cmdline, descendants
 
 HERE = str(Path(__file__).parent)
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:100]
-    except OSError:
-        return "?"
 
 
 def test_a_sigkilled_worker_takes_every_process_it_started_with_it(
@@ -45,13 +38,9 @@ def test_a_sigkilled_worker_takes_every_process_it_started_with_it(
     started = descendants(worker.pid)
     below_slot = descendants(slot["pid"])
     assert slot["pid"] in started
-    assert len(below_slot) >= 2, [_cmdline(pid) for pid in below_slot]  # horse and scheduler
+    assert len(below_slot) >= 2, [cmdline(pid) for pid in below_slot]  # horse and scheduler
     assert len(started - below_slot - {slot["pid"]}) >= 2  # the pool (and its tracker)
 
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=WAIT)
-    try:
-        wait_until(lambda: not any(map(alive, started)), 5, "the worker's processes to end")
-    except AssertionError:
-        left = {pid: _cmdline(pid) for pid in started if alive(pid)}
-        raise AssertionError(f"still running after their worker was killed: {left}") from None
+    assert_all_end(started, 5, "the killed worker's processes to end")

@@ -17,6 +17,7 @@ from typing import Any
 import cloudpickle
 import pytest
 from integration_helpers import WAIT, lines, outcomes, wait_until
+from shared_tasks import add, marked_sleep
 
 import floq.settings
 from floq import flow, task
@@ -27,24 +28,8 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @task
-def add(x: int, y: int) -> int:
-    return x + y
-
-
-@task
 def tagged(value: str, index: int) -> str:
     return f"{value}-{index}"
-
-
-@task
-def marked_sleep(path: str, seconds: float) -> str:
-    """Appends ``start <pid>``, sleeps, appends ``end <pid>``."""
-    with open(path, "a") as out:
-        out.write(f"start {os.getpid()}\n")
-    time.sleep(seconds)
-    with open(path, "a") as out:
-        out.write(f"end {os.getpid()}\n")
-    return "slept"
 
 
 @task

@@ -12,6 +12,7 @@ from typing import Any
 
 import cloudpickle
 from integration_helpers import WAIT, lines, outcomes, wait_until
+from shared_tasks import add, marked_sleep
 
 from floq import flow, task
 from floq.states import StateType
@@ -24,11 +25,6 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 TTL = 600
 
 
-@task
-def add(x: int, y: int) -> int:
-    return x + y
-
-
 @task(retries=2, retry_delay_seconds=0.5)
 def fails_twice(path: str) -> str:
     with open(path, "a") as out:
@@ -38,17 +34,6 @@ def fails_twice(path: str) -> str:
     if runs < 3:
         raise RuntimeError(f"failure number {runs}")
     return f"ok after {runs}"
-
-
-@task
-def marked_sleep(path: str, seconds: float) -> str:
-    """Idempotent: appends ``start <pid>``, sleeps, appends ``end <pid>``."""
-    with open(path, "a") as out:
-        out.write(f"start {os.getpid()}\n")
-    time.sleep(seconds)
-    with open(path, "a") as out:
-        out.write(f"end {os.getpid()}\n")
-    return "slept"
 
 
 # --- the store protocol, called directly --------------------------------------------------------

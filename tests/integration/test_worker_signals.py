@@ -23,6 +23,7 @@ from integration_helpers import WAIT, WORKER_CLI, lines, outcomes, wait_until
 
 from floq import flow, get_run_logger, task
 from floq.producer import enqueue
+from proctree import alive, descendants
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -68,27 +69,6 @@ def start_in_own_group(
 
 def ctrl_c(process: subprocess.Popen[bytes]) -> None:
     os.killpg(process.pid, signal.SIGINT)
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (children of any of its threads), from /proc."""
-    found: set[int] = set()
-    for thread in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = (thread / "children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found |= {child, *descendants(child)}
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def assert_clean(stderr: Path) -> str:

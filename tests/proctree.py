@@ -1,0 +1,45 @@
+"""Process trees, read from /proc: what a test started, and whether it has all ended."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children of any of its threads)."""
+    found: set[int] = set()
+    for thread in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (thread / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child, *descendants(child)}
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+    except OSError:
+        return "?"
+
+
+def assert_all_end(pids: set[int], timeout: float, what: str) -> None:
+    """Wait until none of ``pids`` runs; fail naming those left."""
+    deadline = time.monotonic() + timeout
+    while any(map(alive, pids)):
+        if time.monotonic() > deadline:
+            left = {pid: cmdline(pid) for pid in pids if alive(pid)}
+            raise AssertionError(f"{what}: still running after {timeout} s: {left}")
+        time.sleep(0.05)
