@@ -6,6 +6,7 @@ Nothing here is used inside a task: tasks run in worker processes, which cannot 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -65,13 +66,19 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_cli(
     command: list[str], *args: str, env: dict[str, str], timeout: float = WAIT
 ) -> subprocess.CompletedProcess[str]:
-    """Run a CLI to its end within ``timeout`` (a hang fails the test, naming the command)."""
+    """Run a CLI to its end within ``timeout``; a hang fails the test, naming the command, and
+    ends the command with every process it started (it runs in a process group of its own)."""
+    process = subprocess.Popen(
+        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
     try:
-        return subprocess.run(
-            [*command, *args], env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as error:
-        raise AssertionError(f"{args} did not exit within {timeout} s: {error.output!r}") from None
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate(timeout=10)
+        raise AssertionError(f"{args} did not exit within {timeout} s: {out!r} {err!r}") from None
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def outcomes(client: Any, keys: Keys, flow_run_id: str) -> list[tuple[str, State]]:

@@ -3,12 +3,15 @@ cancellation of waiting and delayed task runs, and parallel-mode timeouts that s
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import enqueued_flows
 import promise_flows
 from integration_helpers import WAIT, lines, wait_until
 
@@ -93,3 +96,25 @@ def test_a_parallel_mode_timeout_stops_the_work(runner: Any, workers: Any, tmp_p
     assert seen["state"].name == "TimedOut", seen["state"]
     assert 0 < seen["ticks"] < 60, seen["ticks"]
     assert seen["ticks_later"] - seen["ticks"] <= 1, seen
+
+
+def test_a_dead_flow_slot_is_started_again(
+    workers: Any, client: Any, keys: Any, redis_url: str, namespace: str
+) -> None:
+    from floq.store.workers import live_workers
+
+    workers.start("--flow-slots", "1", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+
+    def slot_pids() -> list[int]:
+        return [slot["pid"] for w in live_workers(client, keys) for slot in w["flow_slot_workers"]]
+
+    [first] = wait_until(slot_pids, WAIT, "the flow slot in the heartbeat")
+    os.kill(first, signal.SIGKILL)
+    [second] = wait_until(
+        lambda: [pid for pid in slot_pids() if pid != first], WAIT, "a new flow slot"
+    )
+    assert second != first
+    run = enqueue(enqueued_flows.sum_of_squares, (5,), url=redis_url, namespace=namespace)
+    assert run.result(timeout=WAIT) == 30, workers.logs()  # the new slot ran the flow run
+    assert "flow slot 0 exited" in workers.logs()
