@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,6 +24,3 @@ class allow_failure(Generic[T]):
     """
 
     value: T
-
-    def unwrap(self) -> Any:
-        return self.value

@@ -33,7 +33,6 @@ With the defaults, a task run held by a worker that was killed runs again within
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -135,10 +134,6 @@ class Settings:
         from floq.store.embedded import ensure_server
 
         return ensure_server(self.home)
-
-    @property
-    def log_level_number(self) -> int:
-        return logging.getLevelName(self.log_level)  # type: ignore[no-any-return]
 
 
 _SCHEMES = ("redis://", "rediss://", "unix://")

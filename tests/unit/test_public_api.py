@@ -119,3 +119,14 @@ def test_state_type_members() -> None:
 def test_version() -> None:
     assert isinstance(floq.__version__, str)
     assert floq.__version__.count(".") >= 1
+
+
+def test_import_floq_leaves_the_distributed_path_unloaded() -> None:
+    """Flows that run here need no Redis client: ``import floq`` imports neither redis nor rq."""
+    import subprocess
+    import sys
+
+    code = "import sys, floq, floq.runners; print(sorted({'redis', 'rq'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

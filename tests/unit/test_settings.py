@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import pytest
 
@@ -33,7 +32,6 @@ def test_values_are_parsed() -> None:
     assert settings.redis_url == "redis://example:6380/2"
     assert settings.secret == b"topsecret"
     assert settings.log_level == "DEBUG"
-    assert settings.log_level_number == logging.DEBUG
     assert settings.thread_pool_workers == 8
 
 

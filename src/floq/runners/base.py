@@ -1,8 +1,10 @@
 """The task-runner interface every runner implements, and what the local ones share.
 
-A runner runs the task calls of one flow run. It is a context manager (the flow enters it
-before the body runs and leaves it after, which waits for every run it was given), and it has
-``submit(call) -> TaskFuture`` and ``map(calls) -> list[TaskFuture]``. A subclass writes only
+A runner runs the task calls of one flow run. It has ``submit(call) -> TaskFuture`` and
+``map(calls) -> list[TaskFuture]``, and is a context manager: leaving a ``with`` block waits
+for every run it was given, then shuts down. The flow engine enters it before the body runs
+and leaves with :meth:`TaskRunner.close` (no waiting), because each attempt of the body
+already waited for its own task runs, and a timed-out flow run must not wait. A subclass writes only
 ``start``, ``shutdown`` and ``_launch``, and passes its constructor arguments to
 ``super().__init__(**config)``: a runner is copied (one per flow run) and pickled (an enqueued
 flow carries its runner to the worker) as that configuration alone.
