@@ -23,6 +23,15 @@ def test_mypy_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_imports_only_point_down_the_layers() -> None:
+    """The layers contract in pyproject.toml ([tool.importlinter]), checked by import-linter."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_no_module_over_400_lines() -> None:
     sizes = {p.relative_to(ROOT): len(p.read_text().splitlines()) for p in ROOT.glob("src/**/*.py")}
     assert sizes, "no modules found"

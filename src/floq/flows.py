@@ -11,6 +11,7 @@ from floq.engine.core import RunSpec
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.engine.retries import DelaySpec, RetryPolicy
 from floq.runners.base import TaskRunner
+from floq.runners.threads import ConcurrentTaskRunner
 from floq.runs import FlowRunRecord
 from floq.states import State
 
@@ -75,6 +76,10 @@ class Flow(Definition[P, R]):
             return self._call_async(args, kwargs, return_state)
         state = run_flow_sync(self, args, kwargs)
         return state if return_state else state.result()
+
+    def new_runner(self) -> TaskRunner:
+        """A fresh, unstarted copy of this flow's task runner, for one flow run."""
+        return (self.options.task_runner or ConcurrentTaskRunner()).duplicate()
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> FlowRun:
         """Put a run of this flow on the ``default`` queue for a flow-worker; its handle.

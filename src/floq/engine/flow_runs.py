@@ -30,8 +30,6 @@ def _begin(
     run_id: str | None,
     on_start: Callable[[FlowRunContext], None] | None,
 ) -> FlowRunContext:
-    from floq.runners.threads import ConcurrentTaskRunner
-
     parameters = flow.bind(args, kwargs)
     parent = context.current_flow_run()
     run_id = run_id or new_run_id()
@@ -42,7 +40,7 @@ def _begin(
         parameters,
         parent.run.id if parent is not None else None,
     )
-    runner = (flow.task_runner or ConcurrentTaskRunner()).duplicate()
+    runner = flow.new_runner()  # the flow's runner, else the default (ConcurrentTaskRunner)
     logs.install_default_handler(get_settings().log_level)
     if flow.log_prints:
         logs.enable_log_prints()
