@@ -8,7 +8,9 @@ the application configured ``floq`` itself, they are shown on the current ``sys.
 from __future__ import annotations
 
 import builtins
+import datetime
 import io
+import json
 import logging
 import sys
 import threading
@@ -66,8 +68,57 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignored: the stream is always the current ``sys.stderr``."""
 
 
-def install_default_handler(level: str) -> None:
-    """Show floq's run logs on stderr, once, unless the application configured 'floq' itself."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, and on every line
+    logged inside a run, its ``flow_run_id``, ``task_run_id``, ``task`` and ``attempt``; the
+    ``worker`` on every line a worker's processes write; the traceback as ``exception``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+        line: dict[str, Any] = {
+            "time": when.isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(_run_fields(record))
+        if _worker_name:
+            line["worker"] = _worker_name
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def _run_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The ids of the run the record was logged in: from ``extra``, else the run context."""
+    ctx = context.current()
+    fields: dict[str, Any] = {}
+    if ctx.flow_run is not None:
+        fields["flow_run_id"] = ctx.flow_run.run.id
+    task_run = ctx.task_run
+    if task_run is not None:
+        fields.update(flow_run_id=task_run.flow_run_id, task_run_id=task_run.id,
+                      task=task_run.task_name, attempt=task_run.run_count)  # fmt: skip
+    for name in ("flow_run_id", "task_run_id"):
+        value = getattr(record, name, None)
+        if value is not None:
+            fields[name] = value
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+_worker_name = ""
+
+
+def set_worker_name(name: str) -> None:
+    """Name this process's worker on every JSON log line (a flow-worker and its processes)."""
+    global _worker_name
+    _worker_name = name
+
+
+def install_default_handler(level: str, log_format: str = "text") -> None:
+    """Show floq's run logs on stderr, once, unless the application configured 'floq' itself.
+
+    ``log_format`` is ``text`` (time, level, message) or ``json`` (:class:`JsonFormatter`)."""
     global _handler_installed
     with _install_lock:
         if _handler_installed:
@@ -77,8 +128,11 @@ def install_default_handler(level: str) -> None:
         if root.handlers:
             return
         handler = StderrHandler()
-        text = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
-        handler.setFormatter(text)
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter())
+        else:
+            text = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+            handler.setFormatter(text)
         root.addHandler(handler)
         root.setLevel(level)
         root.propagate = False

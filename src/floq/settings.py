@@ -12,6 +12,7 @@ FLOQ_SECRET                HMAC key: sign payloads, refuse unsigned   (off)
 FLOQ_NAMESPACE             prefix of every Redis key floq writes      floq
 FLOQ_HOME                  where the embedded server keeps its files  ~/.floq
 FLOQ_LOG_LEVEL             level of floq's run logs on stderr         INFO
+FLOQ_LOG_FORMAT            text, or json (one object a line)          text
 FLOQ_THREAD_POOL_WORKERS   threads of ConcurrentTaskRunner            64
 FLOQ_RESULT_TTL            seconds results and run records are kept   86400
 FLOQ_HEARTBEAT_SECONDS     how often a worker refreshes its heartbeat 2
@@ -51,6 +52,7 @@ class Settings:
     namespace: str = "floq"
     home: Path = field(default_factory=lambda: Path.home() / ".floq")
     log_level: str = "INFO"
+    log_format: str = "text"
     thread_pool_workers: int = 64
     result_ttl: int = 86400
     heartbeat_seconds: float = 2.0
@@ -87,6 +89,8 @@ class Settings:
     def _check_choices(self) -> None:
         if self.log_level not in _LEVELS:
             self._fail("log_level", f"must be one of {', '.join(_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            self._fail("log_format", f"must be one of {', '.join(LOG_FORMATS)}")
         if self.worker_mode not in WORKER_MODES:
             self._fail("worker_mode", f"must be one of {', '.join(WORKER_MODES)}")
         if not self.queues or not all(self.queues):
@@ -138,12 +142,14 @@ class Settings:
 
 _SCHEMES = ("redis://", "rediss://", "unix://")
 WORKER_MODES = ("concurrent", "parallel", "dask")
+LOG_FORMATS = ("text", "json")
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_REDIS_URL": ("redis_url", str),
     "FLOQ_SECRET": ("secret", str.encode),
     "FLOQ_NAMESPACE": ("namespace", str),
     "FLOQ_HOME": ("home", lambda raw: Path(raw).expanduser()),
     "FLOQ_LOG_LEVEL": ("log_level", str),
+    "FLOQ_LOG_FORMAT": ("log_format", str.lower),
     "FLOQ_THREAD_POOL_WORKERS": ("thread_pool_workers", int),
     "FLOQ_RESULT_TTL": ("result_ttl", int),
     "FLOQ_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),

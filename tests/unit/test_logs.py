@@ -289,3 +289,25 @@ def test_each_floq_run_shows_its_retry_warning_before_its_result(tmp_path: Path)
     for output in outputs:
         assert output.count("WARNING") == 1, outputs
         assert output.index("retry 1 in 0s") < output.index("Completed: 42"), outputs
+
+
+def test_json_lines_carry_the_exception_and_the_worker() -> None:
+    import json
+    import sys
+
+    from floq.logs import JsonFormatter, set_worker_name
+
+    set_worker_name("w-json")
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            record = logging.LogRecord("floq.x", logging.ERROR, __file__, 1, "failed %s", ("x",),
+                                       sys.exc_info())  # fmt: skip
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        set_worker_name("")
+    assert line["message"] == "failed x" and line["level"] == "ERROR"
+    assert line["worker"] == "w-json"
+    assert "ValueError: boom" in line["exception"]
+    assert "flow_run_id" not in line  # logged outside any run

@@ -25,7 +25,7 @@ from floq.store.connection import redacted
 FLAGS = {
     "redis_url": "--redis", "namespace": "--namespace", "queues": "--queue",
     "worker_mode": "--mode", "concurrency": "--concurrency", "processes": "--processes",
-    "dask_address": "--dask-address", "flow_slots": "--flow-slots",
+    "dask_address": "--dask-address", "flow_slots": "--flow-slots", "log_format": "--log-format",
 }  # fmt: skip
 _SERVER = "floq.server"  # ctx.meta key: (URL, namespace) a command talks to, for messages
 

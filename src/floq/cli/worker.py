@@ -12,7 +12,7 @@ import click
 
 from floq import logs
 from floq.cli.app import FloqCommand, settings_from_flags, talks_to
-from floq.settings import WORKER_MODES
+from floq.settings import LOG_FORMATS, WORKER_MODES
 
 
 @click.command("flow-worker", cls=FloqCommand)
@@ -28,6 +28,9 @@ from floq.settings import WORKER_MODES
     "--flow-slots", type=click.IntRange(min=0), help="enqueued flow runs at once [FLOQ_FLOW_SLOTS]"
 )
 @click.option("--burst", is_flag=True, help="exit once the queues are empty (no flow slots)")
+@click.option(
+    "--log-format", type=click.Choice(LOG_FORMATS), help="text, or json lines [FLOQ_LOG_FORMAT]"
+)
 def flow_worker_cli(
     url: str | None,
     queues: tuple[str, ...],
@@ -39,6 +42,7 @@ def flow_worker_cli(
     namespace: str | None,
     flow_slots: int | None,
     burst: bool,
+    log_format: str | None,
 ) -> None:
     """Run task runs from Redis queues: threads, processes or a Dask cluster."""
     from floq.worker import Worker, WorkerConfig
@@ -52,8 +56,8 @@ def flow_worker_cli(
         dask_address=dask_address,
         namespace=namespace,
         flow_slots=flow_slots,
+        log_format=log_format,
     )
-    logs.install_default_handler(settings.log_level)
     url, _ = talks_to(settings.redis_url_or_embedded(), settings.namespace)
     config = WorkerConfig(
         url=url,
@@ -67,6 +71,8 @@ def flow_worker_cli(
         flow_slots=0 if burst else settings.flow_slots,
         **({"name": name} if name else {}),
     )
+    logs.set_worker_name(config.name)
+    logs.install_default_handler(settings.log_level, settings.log_format)
     worker = Worker(config)
     worker.handle_signals()
     worker.start()

@@ -41,7 +41,8 @@ def _begin(
         parent.run.id if parent is not None else None,
     )
     runner = flow.new_runner()  # the flow's runner, else the default (ConcurrentTaskRunner)
-    logs.install_default_handler(get_settings().log_level)
+    settings = get_settings()
+    logs.install_default_handler(settings.log_level, settings.log_format)
     if flow.log_prints:
         logs.enable_log_prints()
     flow_run = FlowRunContext(flow, record, runner)

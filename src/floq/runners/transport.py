@@ -61,7 +61,8 @@ def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
 def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
     """In the child: decode the call, run it to its final state, encode the outcome."""
     call: TaskCall = serialization.loads(payload)
-    logs.install_default_handler(get_settings().log_level)
+    settings = get_settings()
+    logs.install_default_handler(settings.log_level, settings.log_format)
     if call.log_prints:
         logs.enable_log_prints()
     if call.task.is_async:

@@ -171,7 +171,8 @@ class Worker:
     def _make_executor(self) -> Executor:
         config = self.config
         if config.mode == "parallel":
-            return ProcessExecutor(config.processes, self._secret, config.settings.log_level)
+            log = (config.settings.log_level, config.settings.log_format, config.name)
+            return ProcessExecutor(config.processes, self._secret, log)
         if config.mode == "dask":
             return DaskExecutor(config.dask_address, self._secret)
         return ThreadExecutor(config.concurrency, self._secret)

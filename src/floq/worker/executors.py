@@ -117,14 +117,17 @@ class ThreadExecutor:
 class ProcessExecutor:
     """Parallel mode: attempts in ``processes`` spawned processes; the payload stays bytes."""
 
-    def __init__(self, processes: int, secret: bytes | None, log_level: str = "INFO") -> None:
+    def __init__(
+        self, processes: int, secret: bytes | None, log: tuple[str, str, str] = ("INFO", "text", "")
+    ) -> None:
+        """``log``: the daemon's log level, format and worker name, for the children's logs."""
         context = multiprocessing.get_context("spawn")
         self._cancelled: Any = context.Array("c", _CANCELLED_BYTES)  # flow run ids, comma-separated
         self._pool = cf.ProcessPoolExecutor(
             processes,
             mp_context=context,
             initializer=_child_start,
-            initargs=(self._cancelled, os.getpid(), log_level),
+            initargs=(self._cancelled, os.getpid(), log),
         )
         self._secret = secret
         # Start every process now, not on the first claims (spawning takes ~0.5 s each); the
@@ -211,10 +214,12 @@ class _Child:
     flow_run_id: str | None = None
 
 
-def _child_start(cancelled: Any, parent: int, log_level: str) -> None:
+def _child_start(cancelled: Any, parent: int, log: tuple[str, str, str]) -> None:
     ignore_sigint()  # blocked until now: a Ctrl-C while booting could not raise here either
     die_with_parent(parent)
-    logs.install_default_handler(log_level)  # the daemon's format: time, level, message
+    level, log_format, worker = log
+    logs.set_worker_name(worker)
+    logs.install_default_handler(level, log_format)  # as the daemon logs
     _Child.cancelled = cancelled
     signal.signal(signal.SIGUSR1, _on_interrupt)
 

@@ -74,7 +74,8 @@ class FlowSlots:
         self._started += 1
         name = f"{config.name}-flow-{slot}.{self._started}"
         env = dict(os.environ)
-        env.update(FLOQ_REDIS_URL=config.url, FLOQ_NAMESPACE=config.settings.namespace)
+        env.update(FLOQ_REDIS_URL=config.url, FLOQ_NAMESPACE=config.settings.namespace,
+                   FLOQ_LOG_FORMAT=config.settings.log_format)  # fmt: skip
         code = "import sys; from floq.worker.flow_slots import main; main(sys.argv[1:])"
         argv = [sys.executable, "-c", code, str(os.getpid()), name, *config.queues]
         self._procs[slot] = subprocess.Popen(
@@ -158,10 +159,12 @@ def main(argv: list[str]) -> None:
     import redis
     from rq import Queue
 
+    from floq import logs
     from floq.producer.jobs import JobSerializer, rq_queue_name
     from floq.settings import get_settings
 
     settings = get_settings()
+    logs.set_worker_name(name)
     connection = redis.Redis.from_url(settings.redis_url_or_embedded())
     rq_queues = [
         Queue(rq_queue_name(settings.namespace, q), connection=connection, serializer=JobSerializer)
