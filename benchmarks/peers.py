@@ -53,6 +53,22 @@ def _list(choices: list[str] | tuple[str, ...]) -> Any:
     return parse
 
 
+def _counts(text: str) -> dict[str, int]:
+    """`300` (every workload) or `W1=300,W2=50`."""
+    try:
+        if "=" not in text:
+            return dict.fromkeys(common.WORKLOADS, int(text))
+        pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+        counts = {w.strip(): int(n) for w, n in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give N or W1=N,W2=N") from None
+    if unknown := [w for w in counts if w not in common.WORKLOADS]:
+        raise argparse.ArgumentTypeError(f"unknown workloads {unknown}")
+    if any(n < 1 for n in counts.values()):
+        raise argparse.ArgumentTypeError(f"{text!r}: counts must be at least 1")
+    return counts
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -68,6 +84,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated, from W1,W2,W3,W4 (default: all)",
     )
     parser.add_argument("--quick", action="store_true", help=f"small counts: {QUICK}")
+    parser.add_argument(
+        "--tasks",
+        type=_counts,
+        default={},
+        metavar="N|W=N,...",
+        help="task counts (W2: round trips), for every workload (N) or per workload "
+        "(W1=300,W2=50); overrides the full or --quick counts",
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -220,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if absent := venvs.missing(args.peers):
         raise SystemExit(f"missing venvs {absent}: run `{sys.executable} {__file__} --setup`")
-    counts = QUICK if args.quick else FULL
+    counts = {**(QUICK if args.quick else FULL), **args.tasks}
     busy = report.cpu_busy()
     if busy > BUSY_WARNING:
         print(f"warning: {busy:.0%} of the CPU is busy before the run: figures will be noisy")
@@ -239,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(run, args.peers, args.workloads))
     print()
     print("\n".join(report.ratios(run, args.peers, args.workloads)))
-    results = args.results or (None if args.quick else RESULTS)
+    results = args.results or (None if args.quick or args.tasks else RESULTS)
     if results:
         report.write_results(results, run, args.peers, args.workloads)
         print(f"\nwrote {results}")

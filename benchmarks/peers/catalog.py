@@ -25,6 +25,9 @@ PEERS: dict[str, Entry] = {
         Entry("dramatiq", "dramatiq", None, "dramatiq", 5),
         Entry("arq", "arq", None, "arq", 6),
         Entry("dask", "dask", None, "dask", 0, uses_redis=False),
+        Entry("saq", "saq", None, "saq", 7),
+        Entry("streaq", "streaq", None, "streaq", 8),
+        Entry("taskiq", "taskiq", None, "taskiq", 9),
     )
 }
 
@@ -40,4 +43,14 @@ VENVS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "arq": (("arq==0.28.0", "hiredis==3.5.0"), "import arq.worker, hiredis"),
     "dask": (("dask[distributed]==2026.8.0",), "import distributed"),
+    # saq imports typing_extensions without declaring it (0.26.4); its `redis` extra caps redis<8.
+    "saq": (
+        ("saq[redis]==0.26.4", "hiredis==3.5.0", "typing-extensions==4.16.0"),
+        "import saq.queue.redis, hiredis",
+    ),
+    "streaq": (("streaq==7.2.0",), "import streaq"),
+    "taskiq": (
+        ("taskiq==0.13.0", "taskiq-redis==1.2.4", "hiredis==3.5.0"),
+        "import taskiq_redis, hiredis",
+    ),
 }

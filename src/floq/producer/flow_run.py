@@ -159,7 +159,11 @@ class FlowRun:
         return None if status is None else str(getattr(status, "value", status))
 
     def _state(self) -> State | None:
-        return reconcile(self._recorded(), self._job_status(), self.id)
+        # RQ's status first: the worker writes the final record before RQ marks the job
+        # finished or failed, so a record read after such a status holds the final state (read
+        # the other way round, a run ending in between looked finished with no result).
+        status = self._job_status()
+        return reconcile(self._recorded(), status, self.id)
 
     def _recorded(self) -> State | None:
         record = self._store.record(self.id)
