@@ -23,6 +23,7 @@ _ENTRY_FIELDS = (
     EntryField.FLOW_RUN, EntryField.TASK_RUN, EntryField.PAYLOAD, EntryField.UPSTREAM,
     EntryField.ATTEMPT, EntryField.CODE,
 )  # fmt: skip
+_ENTRY_KEYS = tuple(name.encode() for name in _ENTRY_FIELDS)  # as they come back from Redis
 
 
 def _text(value: Any) -> str:
@@ -88,7 +89,7 @@ class Claim:
         """Build a claim from a raw stream entry; a malformed one raises, naming what is wrong."""
         try:
             flow_run_id, task_run_id, payload, upstream, attempt, code = (
-                fields[name.encode()] for name in _ENTRY_FIELDS
+                fields[key] for key in _ENTRY_KEYS
             )
             ups = upstream.decode()
             return cls(
