@@ -47,7 +47,7 @@ def summary(run: FlowRun) -> dict[str, Any]:
         "started": started,
         "ended": ended,
         "seconds": None if seconds is None else round(seconds, 3),
-        "tasks": {name.lower(): int(_field(record, f"n:{name}") or 0) for name in COUNTS},
+        "tasks": FlowRunStore.task_counts(record, COUNTS),
     }
 
 

@@ -65,11 +65,17 @@ class DeadField:
 
 
 class RunField:
-    """The record of a flow run, ``ns:{<flow run>}:run`` (and the events stream's entries)."""
+    """The record of a flow run, ``ns:{<flow run>}:run`` (and the events stream's entries).
 
-    TYPE: Final = "type"
-    STATE: Final = "state"
+    ``flow_state.lua`` writes the state fields; the producer and the trampoline add the
+    others as keyword arguments of :meth:`FlowRunRecords.create` and ``transition``."""
+
+    TYPE: Final = "type"  # the state type (PENDING ... CANCELLED)
+    STATE: Final = "state"  # the state name
     MESSAGE: Final = "message"
-    TIMESTAMP: Final = "ts"
-    ATTEMPTS: Final = "attempts"
+    TIMESTAMP: Final = "ts"  # of the state (epoch s)
+    OUTCOME: Final = "outcome"  # the encoded final State, once the run ended
+    ATTEMPTS: Final = "attempts"  # RQ attempts started
     COUNT_PREFIX: Final = "n:"  # n:SUBMITTED, n:COMPLETED ...: task runs by state type
+    # written by the producer and the trampoline: id, flow, queue, description, created,
+    # started, ended, worker

@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from floq.states import State
+from floq import serialization
+from floq.states import State, StateType
 from floq.store.keys import GROUP, Keys
 from floq.store.protocol.fields import RunField, TaskField
 from floq.store.protocol.scripts import Scripts
@@ -98,6 +99,28 @@ class FlowRunRecords:
         """The flow run's record (empty if there is none, or it expired)."""
         raw = self.client.hgetall(self.keys.run(run_id))
         return {_text(k): v for k, v in raw.items()}
+
+    def state(self, run_id: str, secret: bytes | None) -> State | None:
+        """The flow run's recorded state: its final state once it ended; None if no record."""
+        record = self.record(run_id)
+        if RunField.TYPE not in record:
+            return None
+        if RunField.OUTCOME in record:
+            state: State = serialization.loads(record[RunField.OUTCOME], secret)
+            return state
+        return State(
+            StateType(record[RunField.TYPE].decode()),
+            record.get(RunField.STATE, b"").decode(),
+            record.get(RunField.MESSAGE, b"").decode(),
+            float(record.get(RunField.TIMESTAMP, b"0")),
+        )
+
+    @staticmethod
+    def task_counts(record: dict[str, bytes], types: tuple[str, ...]) -> dict[str, int]:
+        """How many of the flow run's task runs the record counts per state type (and
+        ``SUBMITTED``), by lower-case name."""
+        counts = {name: record.get(f"{RunField.COUNT_PREFIX}{name}", b"") for name in types}
+        return {name.lower(): int(raw.decode() or 0) for name, raw in counts.items()}
 
     def recent(self, limit: int) -> list[str]:
         """Ids of the most recently enqueued flow runs, newest first."""
