@@ -18,6 +18,7 @@ from floq.flows import flow
 from floq.runners.redis import RedisTaskRunner
 from floq.settings import Settings
 from floq.store.keys import Keys
+from floq.store.protocol import WorkerRegistry
 from floq.tasks import task
 
 DEMO_QUEUE = "floq-demo"
@@ -47,11 +48,10 @@ def start_workers(url: str, count: int) -> list[subprocess.Popen[bytes]]:
 
 def wait_for_workers(url: str, settings: Settings, count: int, timeout: float = 30.0) -> None:
     client: Any = redis.Redis.from_url(url)
-    keys = Keys(settings.namespace)
+    registry = WorkerRegistry(client, Keys(settings.namespace))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        names = [n.decode() for n in client.smembers(keys.workers)]
-        if sum(bool(client.exists(keys.worker(n))) for n in names) >= count:
+        if len(registry.live()) >= count:
             return
         time.sleep(0.1)
     raise TimeoutError(f"the demo's {count} workers did not start within {timeout} s")

@@ -121,15 +121,14 @@ def test_workers_lists_live_workers(workers: Any, floq: Any) -> None:
 
 
 def test_queues_counts_what_waits_where(floq: Any, client: Any, keys: Any) -> None:
-    from floq.store.keys import GROUP
-    from floq.store.scripts import Scripts
+    from floq.store.protocol import Submission, TaskRunProtocol
 
-    stream = keys.queue("q1")
-    client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    protocol = TaskRunProtocol(client, keys, 60)
+    protocol.ensure_queue("q1")
     for i in range(3):  # three task runs queued, one of them claimed
-        args = [keys.flow_prefix("fr"), "fr", "q1", 60, f"t{i}", b"x", "", "code", f"t{i}"]
-        Scripts(client).call(client, "submit", [stream], args)
-    client.xreadgroup(GROUP, "someone", {stream: ">"}, count=1)
+        protocol.submit("q1", [Submission(f"t{i}", "fr", b"x", (), "code", f"t{i}")])
+    claims, _ = protocol.claim(client, "someone", ["q1"], count=1, block_ms=100)
+    assert len(claims) == 1
     client.zadd(keys.retries, {keys.task("fr", "t9"): time.time() + 60})
     client.hset(keys.task("fr", "t9"), "q", "q1")
     client.xadd(keys.dead("q1"), {"reason": "test"})

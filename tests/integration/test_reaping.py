@@ -61,7 +61,7 @@ def test_a_worker_of_another_queue_hands_back_a_killed_workers_claims(
 
     assert reaped() == "done", workers.logs()
     assert seen["reaped"] == (1, {})
-    assert f"handed back 1 task run(s) of worker {a_name} on {stream}" in b_log.read_text()
+    assert f"handed back 1 task run(s) of worker {a_name} on queue np" in b_log.read_text()
     assert lines(marks) == [str(only.pid), str(seen["c"].pid)]
     future = seen["future"]
     mine = [s for run_id, s in outcomes(client, keys, future.task_run.flow_run_id)]

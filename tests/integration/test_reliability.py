@@ -16,9 +16,8 @@ from shared_tasks import add, marked_sleep
 
 from floq import flow, task
 from floq.states import StateType
-from floq.store.connection import ensure_group
 from floq.store.keys import GROUP, Keys
-from floq.store.scripts import Scripts
+from floq.store.protocol import Claim, Result, Submission, Summary, TaskRunProtocol
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -39,7 +38,7 @@ def fails_twice(path: str) -> str:
 # --- the store protocol, called directly --------------------------------------------------------
 @dataclass
 class OneRun:
-    """One task run of one flow run on queue ``default``, driven through the protocol's scripts."""
+    """One task run of one flow run on queue ``default``, driven through the protocol class."""
 
     client: Any
     keys: Keys
@@ -47,34 +46,33 @@ class OneRun:
     task_run_id: str = "tr-fencing"
 
     def __post_init__(self) -> None:
-        self.scripts = Scripts(self.client)
+        self.protocol = TaskRunProtocol(self.client, self.keys, TTL)
         self.stream = self.keys.queue("default")
         self.hash = self.keys.task(self.flow_run_id, self.task_run_id)
         self.results = self.keys.results(self.flow_run_id)
-        ensure_group(self.client, self.stream, GROUP)
+        self.protocol.ensure_queue("default")
 
     def submit(self) -> int:
-        args = [self.keys.flow_prefix(self.flow_run_id), self.flow_run_id, "default", TTL,
-                self.task_run_id, b"payload", "", "code-address", "task-name"]  # fmt: skip
-        return int(self.scripts.call(self.client, "submit", [self.stream], args))
+        submission = Submission(
+            self.task_run_id, self.flow_run_id, b"payload", (), "code-address", "task-name"
+        )
+        return self.protocol.submit("default", [submission])
 
     def claim(self, consumer: str) -> str:
-        reply = self.client.xreadgroup(GROUP, consumer, {self.stream: ">"}, count=1, block=1000)
-        assert reply, f"{consumer} claimed nothing"
-        [(_, [(entry_id, _)])] = reply
-        return str(entry_id.decode())
+        claims, _ = self.protocol.claim(self.client, consumer, ["default"], 1, block_ms=1000)
+        assert claims, f"{consumer} claimed nothing"
+        [claim] = claims
+        return claim.entry_id
 
     def reclaim(self, consumer: str) -> int:
-        args = [GROUP, consumer, 1000, self.keys.ns]
-        return int(self.scripts.call(self.client, "reclaim", [self.stream], args))
+        return self.protocol.hand_back("default", consumer)
 
     def complete(self, consumer: str, entry: str) -> int:
         """1 if ``consumer``'s outcome of attempt ``entry`` was recorded, 0 if refused."""
-        args = [GROUP, consumer, self.keys.queue_prefix, TTL,
-                "default", entry, self.flow_run_id, self.keys.flow_prefix(self.flow_run_id),
-                self.task_run_id, b"outcome of " + consumer.encode(), "1", "",
-                "COMPLETED", "Completed", "", "1.0", "2.0"]  # fmt: skip
-        [accepted] = self.scripts.call(self.client, "complete", [self.keys.retries], args)
+        claim = Claim("default", entry, self.flow_run_id, self.task_run_id, b"payload")
+        summary = Summary("COMPLETED", "Completed", "", "1.0", "2.0")
+        result = Result(b"outcome of " + consumer.encode(), summary=summary)
+        [accepted] = self.protocol.complete(consumer, [(claim, result)])
         return int(accepted)
 
     def current_entry(self) -> str:

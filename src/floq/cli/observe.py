@@ -146,10 +146,8 @@ def cancel_command(run_id: str, url: str | None, namespace: str | None) -> None:
 @server_options
 def workers_command(as_json: bool, url: str | None, namespace: str | None) -> None:
     """Live workers: host, pid, mode, slots, in flight, last heartbeat."""
-    from floq.store.workers import live_workers
-
     store = open_store(url, namespace)
-    emit(live_workers(store.client, store.keys), as_json, views.workers_table)
+    emit(store.workers.live(), as_json, views.workers_table)
 
 
 @floq_cli.command("queues")

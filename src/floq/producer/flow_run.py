@@ -20,7 +20,6 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from floq import serialization
 from floq.errors import FloqError
 from floq.producer.jobs import TRAMPOLINE, JobSerializer, describe, rq_queue_name
 from floq.producer.status import reconcile
@@ -166,18 +165,7 @@ class FlowRun:
         return reconcile(self._recorded(), status, self.id)
 
     def _recorded(self) -> State | None:
-        record = self._store.record(self.id)
-        if "type" not in record:
-            return None
-        if "outcome" in record:
-            state: State = serialization.loads(record["outcome"], get_settings().secret)
-            return state
-        return State(
-            StateType(record["type"].decode()),
-            record.get("state", b"").decode(),
-            record.get("message", b"").decode(),
-            float(record.get("ts", b"0")),
-        )
+        return self._store.state(self.id, get_settings().secret)
 
     def wait(self, timeout: float | None = None, *, check: WorkerCheck | None = None) -> State:
         """Block until the run ends (or ``timeout`` s pass); its state then.

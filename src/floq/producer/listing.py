@@ -10,7 +10,6 @@ from typing import Any
 
 from floq.producer.flow_run import FlowRun
 from floq.store.flow_runs import FlowRunStore, TaskRunRow
-from floq.store.workers import live_workers
 
 COUNTS = ("SUBMITTED", "COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 _FAILURES = ("Failed", "Crashed", "TimedOut", "NotReady")
@@ -47,7 +46,7 @@ def summary(run: FlowRun) -> dict[str, Any]:
         "started": started,
         "ended": ended,
         "seconds": None if seconds is None else round(seconds, 3),
-        "tasks": {name.lower(): int(_field(record, f"n:{name}") or 0) for name in COUNTS},
+        "tasks": FlowRunStore.task_counts(record, COUNTS),
     }
 
 
@@ -84,7 +83,7 @@ def task_rows(run: FlowRun) -> list[dict[str, Any]]:
     one ``.map()``, its index: ``square-17``); names given with ``task_run_name`` are shown as
     given, and grouped under the first such name of their task's code."""
     rows = run.task_runs()
-    live = {str(w["name"]) for w in live_workers(run.store.client, run.store.keys)}
+    live = {str(w["name"]) for w in run.store.workers.live()}
     labels: dict[str, str] = {}
     found = []
     for row in rows:

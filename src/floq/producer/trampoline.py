@@ -26,32 +26,18 @@ from floq.settings import get_settings
 from floq.states import AwaitingRetry, Failed, Running, State
 from floq.store.flow_runs import FlowRunStore
 from floq.store.keys import Keys
+from floq.store.protocol.records import FLOW_CALL_VERSION, FlowCall
 
-VERSION = 2  # of the flow call's fields inside the envelope
+VERSION = FLOW_CALL_VERSION  # of the flow call's fields inside the envelope
 
 
 def encode_call(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], queue: str) -> bytes:
-    fields = (VERSION, flow, args, kwargs, queue)
-    secret = get_settings().secret
-    what = f"flow {flow.name!r} with its arguments"
-    return serialization.dumps(fields, secret, what=what, with_sources=True)
+    return FlowCall(flow, args, kwargs, queue).encode(get_settings().secret)
 
 
 def decode_call(payload: bytes, run_id: str) -> tuple[Any, tuple[Any, ...], dict[str, Any], str]:
-    try:
-        fields = serialization.loads(payload, get_settings().secret)
-    except SerializationError as error:
-        cause = error.__cause__
-        reason = f"{type(cause).__name__}: {cause}" if cause is not None else error.message
-        message = (
-            f"cannot decode the flow call on this worker ({reason}); can it import everything "
-            "the flow's module imports (PYTHONPATH)?"
-        )
-        raise SerializationError(message, run_id=run_id) from cause or error
-    if not isinstance(fields, tuple) or len(fields) != 5 or fields[0] != VERSION:
-        raise SerializationError("malformed flow call (or of another floq version)", run_id=run_id)
-    _, flow, args, kwargs, queue = fields
-    return flow, args, kwargs, queue
+    call = FlowCall.decode(payload, get_settings().secret, run_id)
+    return call.flow, call.args, call.kwargs, call.queue
 
 
 def run_flow(payload: bytes) -> Any:
@@ -122,7 +108,7 @@ def url_of(client: Any) -> str:
 
 
 def _attempt(store: FlowRunStore, run_id: str) -> int:
-    return int(store.client.hincrby(store.keys.run(run_id), "attempts", 1))
+    return store.count_attempt(run_id)
 
 
 def _worker(job: Any) -> str:

@@ -29,20 +29,16 @@ from floq.runners.transport import decode_outcome, explained
 from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import StateType
-from floq.store.connection import check, connect, ensure_group, redacted
-from floq.store.keys import GROUP, Keys
+from floq.store.connection import check, connect, redacted
+from floq.store.keys import Keys
+from floq.store.protocol import Submission, TaskRunProtocol
 from floq.store.records import CallRecord, encode_code
-from floq.store.scripts import Scripts
 from floq.store.serving import no_worker_hint
 
 logger = logging.getLogger("floq.runners")
 
 _BATCH = 500
 NO_WORKER_GRACE = 3.0  # seconds without a live worker on the queue before the warning
-
-# run id, flow run id, payload, upstream ids, code address, code bytes (first use only), name
-_Submission = tuple[str, str, bytes, str, str, bytes | None, str]
-_STOP = b"stop"
 
 
 class RedisTaskRunner(TaskRunner):
@@ -57,7 +53,7 @@ class RedisTaskRunner(TaskRunner):
         super().__init__(url=url, queue=queue, namespace=namespace)
         self.url, self.queue, self.namespace = url, queue, namespace
         self._futures_by_id: dict[str, TaskFuture[Any]] = {}
-        self._outbox: queues.SimpleQueue[_Submission | None] = queues.SimpleQueue()
+        self._outbox: queues.SimpleQueue[Submission | None] = queues.SimpleQueue()
         self._codes: dict[Any, str] = {}  # task -> content address, once sent
         self._threads: list[threading.Thread] = []
         self._flow_run_id: str | None = None
@@ -70,8 +66,8 @@ class RedisTaskRunner(TaskRunner):
         self._client: Any = connect(self._address)
         check(self._client, self._address)
         self._reader: Any = connect(self._address, blocking=True)
-        self._scripts = Scripts(self._client)
-        ensure_group(self._client, self._keys.queue(self.queue), GROUP)
+        self._protocol = TaskRunProtocol(self._client, self._keys, self._ttl)
+        self._protocol.ensure_queue(self.queue)
         self._futures_by_id.clear()
         self._flow_run_id = None
         self._unserved_since: float | None = None  # when no live worker was first seen
@@ -82,7 +78,7 @@ class RedisTaskRunner(TaskRunner):
         self._outbox.put(None)
         if self._flow_run_id is not None:
             with contextlib.suppress(redis.RedisError):
-                self._client.xadd(self._keys.results(self._flow_run_id), {"t": _STOP})
+                self._protocol.stop_results(self._flow_run_id)
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -111,16 +107,8 @@ class RedisTaskRunner(TaskRunner):
             self._flow_run_id = call.run.flow_run_id or new_run_id()
             self._spawn(self._collect, "floq-redis-collect")
         self._futures_by_id[call.run.id] = future
-        upstream = ",".join(call.upstream)
-        submission = (
-            call.run.id,
-            self._flow_run_id,
-            payload,
-            upstream,
-            code,
-            new_code,
-            call.run.name,
-        )
+        submission = Submission(call.run.id, self._flow_run_id, payload, tuple(call.upstream),
+                                code, call.run.name, new_code)  # fmt: skip
         self._outbox.put(submission)
 
     def _code_of(self, task: Any) -> tuple[str, bytes | None]:
@@ -144,40 +132,28 @@ class RedisTaskRunner(TaskRunner):
             if items:
                 self._send(items)
 
-    def _send(self, items: list[_Submission]) -> None:
-        keys, flow_run_id = self._keys, items[0][1]
-        args: list[Any] = [keys.flow_prefix(flow_run_id), flow_run_id, self.queue, self._ttl]
-        codes = [(code, raw) for _, _, _, _, code, raw, _ in items if raw is not None]
-        for run_id, _, payload, upstream, code, _, name in items:
-            args += (run_id, payload, upstream, code, name)
-
-        def build(pipe: Any) -> None:
-            for code, raw in codes:
-                pipe.set(keys.code(code), raw, ex=self._ttl)
-            self._scripts.call(pipe, "submit", [keys.queue(self.queue)], args)
-
+    def _send(self, items: list[Submission]) -> None:
         try:
-            self._scripts.execute(build)
+            self._protocol.submit(self.queue, items)
         except redis.RedisError as error:
             message = f"cannot submit to Redis at {redacted(self._address)}: {error}"
-            _crash([self._futures_by_id[run_id] for run_id, *_ in items], message)
+            _crash([self._futures_by_id[item.task_run_id] for item in items], message)
 
     # --- the collector: outcomes in from the flow run's result stream -----------------------
     def _collect(self) -> None:
         assert self._flow_run_id is not None
-        stream, last = self._keys.results(self._flow_run_id), "0"
+        last: bytes | str = "0"
         while True:
             try:
-                reply = self._reader.xread({stream: last}, count=1000, block=1000)
+                entries = self._protocol.read_results(self._reader, self._flow_run_id, last, 1000)
             except redis.RedisError as error:
                 self._fail_all(f"lost Redis at {redacted(self._address)}: {error}")
                 return
-            for _, entries in reply or ():
-                for entry_id, fields in entries:
-                    last = entry_id
-                    if fields[b"t"] == _STOP:
-                        return
-                    self._receive(fields[b"t"].decode(), fields[b"s"])
+            for entry in entries:
+                last = entry.entry_id
+                if entry.task_run_id is None:  # our own stop marker
+                    return
+                self._receive(entry.task_run_id, entry.outcome)
             self._look_for_workers()
             time.sleep(0)  # let the threads just woken run before we read again
 

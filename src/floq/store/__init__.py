@@ -1,5 +1,8 @@
 """Redis: key layout, Lua scripts of the task-run protocol, connections, the embedded server.
 
+The protocol's keys, fields and script arguments belong to :mod:`floq.store.protocol` alone
+(its docstring tables them); everything else goes through its classes.
+
 The protocol (see DESIGN.md, "The distributed path"):
 
 * submit (``submit.lua``): a task-run hash per run; a run whose upstreams are unfinished waits

@@ -6,7 +6,6 @@ use a client of their own with no socket timeout.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -47,12 +46,3 @@ def check(client: redis.Redis, url: str, *, run_id: str | None = None) -> None:
             f"cannot reach Redis at {redacted(url)}: {type(error).__name__}: {error}",
             run_id=run_id,
         ) from None
-
-
-def ensure_group(client: Any, stream: str, group: str) -> None:
-    """Create the consumer group (and the stream) unless it exists."""
-    try:
-        client.xgroup_create(stream, group, id="0", mkstream=True)
-    except redis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise

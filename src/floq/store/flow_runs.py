@@ -1,139 +1,33 @@
-"""Flow-run records in Redis: the state of enqueued flow runs and what their task runs did.
+"""The flow-run store: flow-run records, their task runs, cancelling them, and the workers.
 
-A flow run's record is the hash ``ns:{<id>}:run``: its flow, queue, parameters, timestamps and
-state (written through ``flow_state.lua``, which never moves a run out of a final state), its
-encoded final state (``outcome``) and counts of its task runs by state type (``n:COMPLETED``
-...), kept by the task-run protocol scripts. ``ns:runs`` indexes enqueued runs by creation time.
+Keys, fields and scripts are the protocol's (:mod:`floq.store.protocol`); this is the one
+handle the producer and the CLI hold per server and namespace.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, replace
 from typing import Any
 
-from floq.states import State
-from floq.store.keys import GROUP, Keys
-from floq.store.scripts import Scripts
+from floq.store.keys import Keys
+from floq.store.protocol import FlowRunRecords, TaskRunProtocol, TaskRunRow, WorkerRegistry
 
-_TASK_FIELDS = ("nm", "st", "n", "k", "a", "z", "m", "q", "rc", "c")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+__all__ = ["FlowRunStore", "TaskRunRow"]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRunRow:
-    """One task run as `floq inspect` shows it."""
-
-    id: str
-    name: str
-    state: str
-    attempts: int
-    worker: str
-    started: float | None
-    ended: float | None
-    message: str
-    queue: str
-    code: str = ""  # the content address of the task's code: the same for runs of one task
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started is None or self.ended is None:
-            return None
-        return max(0.0, self.ended - self.started)
-
-    @classmethod
-    def of(cls, task_run_id: str, values: list[Any]) -> TaskRunRow:
-        name, state, tries, worker, started, ended, message, queue, redone, code = (
-            _text(v) if v is not None else "" for v in values
-        )
-        attempts = int(tries or 0) + int(redone or 0)  # retries, and redos after a lost worker
-        return cls(
-            task_run_id, name or task_run_id, state or "Pending", attempts, worker,
-            float(started) if started else None, float(ended) if ended else None, message, queue,
-            code,
-        )  # fmt: skip
-
-
-class FlowRunStore:
+class FlowRunStore(FlowRunRecords):
     """Reads and writes flow-run records on one server, in one namespace."""
 
     def __init__(self, client: Any, keys: Keys, ttl: int) -> None:
-        self.client, self.keys, self.ttl = client, keys, ttl
-        self.scripts = Scripts(client)
+        super().__init__(client, keys, ttl)
+        self.workers = WorkerRegistry(client, keys)
+        self._protocol: TaskRunProtocol | None = None
 
-    def create(self, run_id: str, state: State, **fields: str) -> None:
-        """Index a new flow run and write its first state and fields."""
-        now = time.time()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(self.keys.runs, {run_id: now})
-        pipe.zremrangebyscore(self.keys.runs, "-inf", now - self.ttl)  # expired records
-        self._transition(pipe, run_id, state, {"id": run_id, "created": f"{now:.6f}", **fields})
-        pipe.execute()
-
-    def transition(self, run_id: str, state: State, **fields: str | bytes) -> bool:
-        """Record ``state`` (and ``fields``) unless the run already ended; True if recorded."""
-        return bool(self._transition(self.client, run_id, state, fields))
-
-    def _transition(self, target: Any, run_id: str, state: State, fields: dict[str, Any]) -> Any:
-        keys = [self.keys.run(run_id), self.keys.events(run_id)]
-        args: list[Any] = [self.ttl, state.type.value, state.name, state.message]
-        args.append(f"{state.timestamp:.6f}")
-        for name, value in fields.items():
-            args += (name, value)
-        return self.scripts.call(target, "flow_state", keys, args)
-
-    def record(self, run_id: str) -> dict[str, bytes]:
-        """The flow run's record (empty if there is none, or it expired)."""
-        raw = self.client.hgetall(self.keys.run(run_id))
-        return {_text(k): v for k, v in raw.items()}
-
-    def recent(self, limit: int) -> list[str]:
-        """Ids of the most recently enqueued flow runs, newest first."""
-        return [_text(i) for i in self.client.zrevrange(self.keys.runs, 0, limit - 1)]
-
-    def task_runs(self, run_id: str) -> list[TaskRunRow]:
-        """Every task run of the flow run, in submission order.
-
-        A task run whose queue entry a worker holds shows as Running, with that worker and
-        the time it has held it: workers do not write a Running state (it would cost the hot
-        path a write per claim), the consumer group's pending list already knows."""
-        ids = [_text(i) for i in self.client.lrange(self.keys.task_index(run_id), 0, -1)]
-        pipe = self.client.pipeline(transaction=False)
-        for task_run_id in ids:
-            pipe.hmget(self.keys.task(run_id, task_run_id), (*_TASK_FIELDS, "e"))
-        replies = pipe.execute()
-        rows = [TaskRunRow.of(i, values[:-1]) for i, values in zip(ids, replies, strict=True)]
-        entries = [_text(values[-1]) if values[-1] else "" for values in replies]
-        return self._with_running(rows, entries)
-
-    def _with_running(self, rows: list[TaskRunRow], entries: list[str]) -> list[TaskRunRow]:
-        held = [(i, entry) for i, entry in enumerate(entries) if entry]
-        pipe = self.client.pipeline(transaction=False)
-        for i, entry in held:
-            pipe.xpending_range(self.keys.queue(rows[i].queue), GROUP, entry, entry, 1)
-        now = time.time()
-        for (i, _), pending in zip(held, pipe.execute() if held else [], strict=True):
-            if pending:
-                claim = pending[0]
-                started = now - claim["time_since_delivered"] / 1000
-                rows[i] = replace(rows[i], state="Running", worker=_text(claim["consumer"]),
-                                  started=started, ended=None)  # fmt: skip
-        return rows
+    @property
+    def protocol(self) -> TaskRunProtocol:
+        if self._protocol is None:
+            self._protocol = TaskRunProtocol(self.client, self.keys, self.ttl, self.scripts)
+        return self._protocol
 
     def cancel_task_runs(self, run_id: str) -> int:
         """Cancel the flow run's unfinished task runs (see ``cancel.lua``); how many."""
-        keys = [self.keys.retries, self.keys.cancelled]
-        args = [self.keys.flow_prefix(run_id), self.keys.queue_prefix, GROUP, run_id, time.time()]
-        return int(self.scripts.call(self.client, "cancel", keys, args))
-
-    def next_event(self, run_id: str, after: str, timeout: float) -> str:
-        """Block up to ``timeout`` s for a state change after event id ``after``; the last id."""
-        reply = self.client.xread(
-            {self.keys.events(run_id): after}, count=100, block=max(1, int(timeout * 1000))
-        )
-        if not reply:
-            return after
-        return _text(reply[0][1][-1][0])
+        return self.protocol.cancel(run_id)

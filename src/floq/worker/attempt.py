@@ -1,12 +1,11 @@
-"""One claimed attempt: the record of what was claimed, and the function that runs it.
+"""One claimed attempt: the function that runs it (the claim and result records are the
+protocol's, :mod:`floq.store.protocol.records`).
 
 :func:`execute` runs wherever the worker's mode puts it (a thread, a child process, a Dask
 worker): it gets bytes and gives bytes back, so the payload stays encoded until it arrives.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from floq.engine.shells import TimeoutMode
 from floq.engine.task_runs import TaskCall, run_attempt
@@ -15,64 +14,23 @@ from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
 from floq.runs import RunRecord, TaskRunRecord
 from floq.states import Crashed, Failed, State
+from floq.store.protocol import Claim, Result, Summary
 from floq.store.records import CallRecord, task_for
 
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A stream entry this worker claimed; ``entry_id`` is the attempt's fencing token."""
-
-    queue: str
-    entry_id: str
-    flow_run_id: str
-    task_run_id: str
-    payload: bytes
-    code: str = ""
-    upstream_ids: tuple[str, ...] = ()
-    attempt: int = 1
-    code_raw: bytes | None = None
-    upstream: dict[str, bytes | None] = field(default_factory=dict)
-    previous: bytes | None = None
-
-    @classmethod
-    def decode(cls, queue: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Claim:
-        """Build a claim from a raw stream entry; a malformed one raises, naming what is wrong."""
-        try:
-            upstream = fields[b"u"].decode()
-            return cls(
-                queue=queue,
-                entry_id=entry_id.decode(),
-                flow_run_id=fields[b"f"].decode(),
-                task_run_id=fields[b"t"].decode(),
-                payload=fields[b"p"],
-                code=fields[b"c"].decode(),
-                upstream_ids=tuple(upstream.split(",")) if upstream else (),
-                attempt=int(fields[b"n"]),
-            )
-        except (KeyError, ValueError, UnicodeDecodeError) as error:
-            raise SerializationError(
-                f"malformed queue entry {entry_id!r}: {error!r}", raw=repr(fields).encode()
-            ) from None
+__all__ = [
+    "Claim", "Result", "attempt_sync", "crashed", "execute", "prepare", "result_of", "summarize",
+    "undecodable",
+]  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
-    """What one attempt gave: the encoded outcome, whether it is final, the retry delay."""
-
-    outcome: bytes
-    final: bool = True
-    retry_in: float | None = None
-    dead_letter: str | None = None  # why the payload could not be run, if it could not
-    # the outcome in plain words for `floq inspect`: state type, name, message, start, end
-    summary: tuple[str, str, str, str, str] = ("FAILED", "Failed", "", "", "")
-
-
-def summarize(run: RunRecord, state: State) -> tuple[str, str, str, str, str]:
+def summarize(run: RunRecord, state: State) -> Summary:
     """State type, state name, message (shortened), attempt start and end (epoch seconds)."""
     running = [s.timestamp for s in run.history if s.is_running()]
     started = running[-1] if running else state.timestamp
     message = state.message if len(state.message) <= 500 else state.message[:497] + "..."
-    return (state.type.value, state.name, message, f"{started:.6f}", f"{state.timestamp:.6f}")
+    return Summary(
+        state.type.value, state.name, message, f"{started:.6f}", f"{state.timestamp:.6f}"
+    )
 
 
 def prepare(

@@ -1,5 +1,5 @@
-"""Writing outcomes back: ``complete.lua`` in pipelines, from a thread of its own, in batches of
-all that finished while the last batch was in flight.
+"""Writing outcomes back: :meth:`TaskRunProtocol.complete` (one pipeline per batch), from a
+thread of its own, in batches of all that finished while the last batch was in flight.
 
 An outcome that cannot be written (Redis unreachable for over ~30 s) is not acknowledged: its
 entry stays pending under the worker's name, and the worker hands it back when it stops (or,
@@ -13,17 +13,13 @@ import queue as queues
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 
-from floq.store.keys import GROUP, Keys
-from floq.store.scripts import Scripts
-from floq.worker.attempt import Claim, Result
+from floq.store.protocol import Claim, Result, TaskRunProtocol
 
 logger = logging.getLogger("floq.worker")
 
-DEAD_LETTERS_KEPT = 10_000  # per queue; the oldest go first
 _BATCH = 500
 
 Item = tuple[Claim, Result]
@@ -31,9 +27,9 @@ Item = tuple[Claim, Result]
 
 class Completer:
     def __init__(
-        self, scripts: Scripts, keys: Keys, config: Any, written: Callable[[list[Claim]], None]
+        self, protocol: TaskRunProtocol, consumer: str, written: Callable[[list[Claim]], None]
     ) -> None:
-        self._scripts, self._keys, self._config = scripts, keys, config
+        self._protocol, self._consumer = protocol, consumer
         self._written = written  # called with the claims of every batch, written or not
         self._queue: queues.SimpleQueue[Item | None] = queues.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="floq-complete", daemon=True)
@@ -65,7 +61,7 @@ class Completer:
     def write(self, items: list[Item]) -> None:
         """Write these outcomes now, in this thread, in one pipeline."""
         try:
-            accepted = self._execute(self._build(items), len(items))
+            accepted = self._complete(items)
             for (claim, _), ok in zip(items, accepted, strict=True):
                 if not ok:
                     logger.warning("refused a late outcome of task run %s", claim.task_run_id)
@@ -74,34 +70,12 @@ class Completer:
         finally:
             self._written([claim for claim, _ in items])
 
-    def _build(self, items: list[Item]) -> Callable[[Any], None]:
-        keys, config = self._keys, self._config
-        args: list[Any] = [GROUP, config.name, keys.queue_prefix, config.settings.result_ttl]
-        for claim, result in items:
-            due = "" if result.retry_in is None else int((time.time() + result.retry_in) * 1000)
-            args += (
-                claim.queue, claim.entry_id, claim.flow_run_id, keys.flow_prefix(claim.flow_run_id),
-                claim.task_run_id, result.outcome, "1" if result.final else "0", due,
-                *result.summary,
-            )  # fmt: skip
-
-        def build(pipe: Any) -> None:
-            for claim, result in items:
-                if result.dead_letter is not None:
-                    pipe.xadd(keys.dead(claim.queue), {
-                        "f": claim.flow_run_id, "t": claim.task_run_id, "entry": claim.entry_id,
-                        "reason": result.dead_letter, "payload": claim.payload,
-                    }, maxlen=DEAD_LETTERS_KEPT)  # fmt: skip
-            self._scripts.call(pipe, "complete", [keys.retries], args)
-
-        return build
-
-    def _execute(self, build: Callable[[Any], None], count: int) -> list[int]:
-        """Run the completion pipeline, retrying while Redis is unreachable (up to ~30 s)."""
-        delay, deadline = 0.1, time.monotonic() + 30
+    def _complete(self, items: list[Item]) -> list[bool]:
+        """Record the outcomes, retrying while Redis is unreachable (up to ~30 s)."""
+        delay, deadline, count = 0.1, time.monotonic() + 30, len(items)
         while True:
             try:
-                return list(self._scripts.execute(build)[-1])
+                return self._protocol.complete(self._consumer, items)
             except redis.ConnectionError as error:
                 if time.monotonic() > deadline:
                     raise

@@ -25,17 +25,16 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from floq.errors import SerializationError
 from floq.settings import Settings
-from floq.store.connection import check, connect, ensure_group, redacted
-from floq.store.keys import GROUP, Keys
+from floq.store.connection import check, connect, redacted
+from floq.store.keys import Keys
+from floq.store.protocol import Claim, Malformed, Result, TaskRunProtocol
 from floq.store.records import CodeCache
-from floq.store.scripts import Scripts
-from floq.worker.attempt import Claim, Result, crashed, undecodable
-from floq.worker.completer import DEAD_LETTERS_KEPT, Completer
+from floq.worker.attempt import crashed, undecodable
+from floq.worker.completer import Completer
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
 from floq.worker.upkeep import Upkeep
@@ -75,16 +74,16 @@ class Worker:
         self._client: Any = connect(config.url)
         check(self._client, config.url)
         self._reader: Any = connect(config.url, blocking=True)
-        self._scripts = Scripts(self._client)
+        self._protocol = TaskRunProtocol(self._client, self.keys, config.settings.result_ttl)
         self._stopping = threading.Event()
         self._slots = threading.Condition()
         self._inflight: dict[str, Claim] = {}
         self._interrupted: set[str] = set()  # entry ids
-        self._upkeep = Upkeep(self._client, self._scripts, self.keys, config)
+        self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
-        self._completer = Completer(self._scripts, self.keys, config, self._forget)
+        self._completer = Completer(self._protocol, config.name, self._forget)
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
 
@@ -135,7 +134,7 @@ class Worker:
         """Everything but the claim loop; FloqError or a Redis error if it cannot start."""
         config = self.config
         for name in config.queues:
-            ensure_group(self._client, self.keys.queue(name), GROUP)
+            self._protocol.ensure_queue(name)
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
         self._upkeep.flow_slots = self._flow_slots.describe
@@ -197,97 +196,43 @@ class Worker:
             return self.config.capacity - len(self._inflight)
 
     def _claim_loop(self) -> None:
-        streams = {self.keys.queue(name): name for name in self.config.queues}
+        queues = self.config.queues
         while self._claiming():
             free = self._free_slots(timeout=0.5)
             if free <= 0:
                 continue
-            count = max(1, free // len(streams))
-            reply = self._reader.xreadgroup(
-                GROUP, self.config.name, dict.fromkeys(streams, ">"), count=count, block=500
+            count = max(1, free // len(queues))
+            claims, malformed = self._protocol.claim(
+                self._reader, self.config.name, queues, count=count, block_ms=500
             )
-            claims = []
-            for stream, entries in reply or ():
-                for entry_id, fields in entries:
-                    try:
-                        claims.append(Claim.decode(streams[stream.decode()], entry_id, fields))
-                    except SerializationError as error:
-                        self._reject(streams[stream.decode()], entry_id, fields, error)
+            for entry in malformed:
+                self._reject(entry)
             if claims and not self._claiming():  # the stop came while the read was blocked
                 self._return(claims)
             elif claims:
-                self._start(self._with_inputs(claims))
+                self._start(self._protocol.fetch_inputs(claims, self._codes))
                 time.sleep(0)  # let the pool threads just handed work start on it
-            elif self.config.burst and not self._inflight and self._queues_idle(streams):
+            elif self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
                 return
 
     def _return(self, claims: list[Claim]) -> None:
         """Put entries read after the stop back on their queues, unstarted (for other workers)."""
-        returned = f"{self.config.name}-returned"
         for queue in {claim.queue for claim in claims}:
-            stream, ids = self.keys.queue(queue), [c.entry_id for c in claims if c.queue == queue]
-            self._client.xclaim(stream, GROUP, returned, 0, ids)
-            self._upkeep.hand_back(stream, returned)
+            ids = [c.entry_id for c in claims if c.queue == queue]
+            count = self._protocol.hand_back_entries(queue, self.config.name, ids)
+            logger.warning("handed back %d unstarted task run(s) on queue %s", count, queue)
 
-    def _reject(
-        self, queue: str, entry_id: bytes, fields: dict[bytes, bytes], error: SerializationError
-    ) -> None:
+    def _reject(self, malformed: Malformed) -> None:
         """A malformed entry: its run (if it names one) ends Failed; it goes to the dead letters."""
-        flow_run_id, task_run_id = fields.get(b"f"), fields.get(b"t")
-        if flow_run_id and task_run_id:
-            claim = Claim(queue, entry_id.decode(), flow_run_id.decode(), task_run_id.decode(),
-                          fields.get(b"p", b""))  # fmt: skip
+        claim = malformed.claim()
+        if claim is not None:
             with self._slots:
                 self._inflight[claim.entry_id] = claim
-            self._done(claim, undecodable(claim, error, self._secret))
+            self._done(claim, undecodable(claim, malformed.error, self._secret))
             return
-        stream = self.keys.queue(queue)
-        pipe = self._client.pipeline(transaction=False)
-        letter: dict[str, Any] = {"entry": entry_id, "reason": str(error), "raw": error.raw}
-        pipe.xadd(self.keys.dead(queue), letter, maxlen=DEAD_LETTERS_KEPT)
-        pipe.xack(stream, GROUP, entry_id)
-        pipe.xdel(stream, entry_id)
-        pipe.execute()
-        logger.error("dead-lettered malformed entry %s on %s: %s", entry_id, queue, error)
-
-    def _queues_idle(self, streams: dict[str, str]) -> bool:
-        pipe = self._client.pipeline(transaction=False)
-        for stream in streams:
-            pipe.xlen(stream)
-        pipe.zcard(self.keys.retries)
-        return not any(pipe.execute())
-
-    def _with_inputs(self, claims: list[Claim]) -> list[Claim]:
-        """Fetch, in one round trip, the upstream outcomes and earlier attempts claims need."""
-        pipe = self._client.pipeline(transaction=False)
-        wanted: list[tuple[int, str | None]] = []
-        missing = sorted({c.code for c in claims if self._codes.get(c.code) is None})
-        for code in missing:
-            pipe.get(self.keys.code(code))
-        for i, claim in enumerate(claims):
-            for upstream_id in claim.upstream_ids:
-                pipe.hget(self.keys.task(claim.flow_run_id, upstream_id), "s")
-                wanted.append((i, upstream_id))
-            if claim.attempt > 1:
-                pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), "s")
-                wanted.append((i, None))
-        if not wanted and not missing:
-            return [replace(c, code_raw=self._codes.get(c.code)) for c in claims]
-        replies = pipe.execute()
-        for code, raw in zip(missing, replies, strict=False):
-            if raw is not None:
-                self._codes.put(code, raw)
-        upstream: list[dict[str, bytes | None]] = [{} for _ in claims]
-        previous: list[bytes | None] = [None] * len(claims)
-        for (i, run_id), value in zip(wanted, replies[len(missing) :], strict=True):
-            if run_id is None:
-                previous[i] = value
-            else:
-                upstream[i][run_id] = value
-        return [
-            replace(c, code_raw=self._codes.get(c.code), upstream=upstream[i], previous=previous[i])
-            for i, c in enumerate(claims)
-        ]
+        self._protocol.dead_letter(malformed)
+        logger.error("dead-lettered malformed entry %s on %s: %s",
+                     malformed.entry_id, malformed.queue, malformed.error)  # fmt: skip
 
     def _start(self, claims: list[Claim]) -> None:
         assert self._executor is not None
@@ -332,7 +277,7 @@ class Worker:
             logger.warning("drain: handing back %s", _count(left, "unfinished task run"))
         # Also any run lost to the shutdown, and any claimed but not started.
         for name in self.config.queues:
-            self._upkeep.hand_back(self.keys.queue(name), self.config.name)
+            self._upkeep.hand_back(name, self.config.name)
         return left
 
 

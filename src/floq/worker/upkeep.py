@@ -13,7 +13,7 @@ even when no other worker serves it; they wait there for one that does.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import os
 import socket
@@ -24,18 +24,17 @@ from typing import Any
 
 import redis
 
-from floq.store.keys import GROUP, Keys
-from floq.store.scripts import Scripts
+from floq.store.protocol import TaskRunProtocol, WorkerRegistry
 
 logger = logging.getLogger("floq.worker")
 
 _TICK = 0.1  # how often due retries are promoted (s)
-_CANCELS_KEPT = 600  # a cancellation is acted on if it is at most this old (s)
 
 
 class Upkeep:
-    def __init__(self, client: Any, scripts: Scripts, keys: Keys, config: Any) -> None:
-        self._client, self._scripts, self._keys, self._config = client, scripts, keys, config
+    def __init__(self, protocol: TaskRunProtocol, config: Any) -> None:
+        self._protocol, self._config = protocol, config
+        self._registry = WorkerRegistry(protocol.client, protocol.keys)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="floq-upkeep", daemon=True)
         self.inflight = 0
@@ -52,11 +51,8 @@ class Upkeep:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        try:
-            self._client.delete(self._keys.worker(self._config.name))
-            self._client.srem(self._keys.workers, self._config.name)
-        except redis.RedisError:
-            pass
+        with contextlib.suppress(redis.RedisError):
+            self._registry.unregister(self._config.name)
 
     def beat(self) -> None:
         config = self._config
@@ -74,51 +70,32 @@ class Upkeep:
             "started": self.started,
         }
         ttl_ms = int(config.settings.worker_ttl * 1000)
-        pipe = self._client.pipeline(transaction=False)
-        pipe.set(self._keys.worker(config.name), json.dumps(info), px=ttl_ms)
-        pipe.sadd(self._keys.workers, config.name)
-        pipe.sadd(self._keys.served, *config.queues)
-        pipe.zrangebyscore(self._keys.cancelled, time.time() - _CANCELS_KEPT, "+inf")
-        cancelled = pipe.execute()[-1]
+        cancelled = self._registry.beat(info, ttl_ms)
         if cancelled and self.on_cancelled is not None:
-            self.on_cancelled({run_id.decode() for run_id in cancelled})
+            self.on_cancelled(cancelled)
 
     def promote(self) -> int:
-        now_ms = int(time.time() * 1000)
-        keys, args = [self._keys.retries], [now_ms, 100, self._keys.queue_prefix]
-        return int(self._scripts.call(self._client, "promote", keys, args))
+        return self._protocol.promote()
 
     def reap(self) -> int:
         """Hand back the pending entries of every consumer whose heartbeat lapsed."""
-        for name in map(_text, self._client.smembers(self._keys.workers)):
-            if not self._client.exists(self._keys.worker(name)):
-                self._client.srem(self._keys.workers, name)  # gone: off the list of workers
-        served = {_text(queue) for queue in self._client.smembers(self._keys.served)}
+        registry = self._registry
+        registry.forget_lapsed()  # gone: off the list of workers
         taken = 0
-        for queue in sorted(served | set(self._config.queues)):
-            stream = self._keys.queue(queue)
-            try:
-                consumers = self._client.xinfo_consumers(stream, GROUP)
-            except redis.ResponseError:  # no such stream or group (any more)
-                continue
-            for consumer in consumers:
-                name = _text(consumer["name"])
-                if name == self._config.name or self._client.exists(self._keys.worker(name)):
+        for queue in sorted(registry.served_queues() | set(self._config.queues)):
+            for name in self._protocol.consumers(queue):
+                if name == self._config.name or registry.is_live(name):
                     continue
-                taken += self.hand_back(stream, name)
+                taken += self.hand_back(queue, name)
         return taken
 
-    def hand_back(self, stream: str, consumer: str) -> int:
-        """Put ``consumer``'s pending entries of ``stream`` back as new entries."""
-        total = 0
-        while True:
-            args = [GROUP, consumer, 1000, self._keys.ns]
-            count = int(self._scripts.call(self._client, "reclaim", [stream], args))
-            total += count
-            if count < 1000:
-                break
+    def hand_back(self, queue: str, consumer: str) -> int:
+        """Put ``consumer``'s pending entries of ``queue`` back as new entries."""
+        total = self._protocol.hand_back(queue, consumer)
         if total:
-            logger.warning("handed back %d task run(s) of worker %s on %s", total, consumer, stream)
+            logger.warning(
+                "handed back %d task run(s) of worker %s on queue %s", total, consumer, queue
+            )
         return total
 
     def _loop(self) -> None:
@@ -136,7 +113,3 @@ class Upkeep:
                     next_reap = now + settings.reap_seconds
             except redis.RedisError as error:
                 logger.error("upkeep: Redis error: %s", error)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,4 +1,4 @@
-"""The Lua scripts of the task-run protocol, loaded from the ``.lua`` files beside this module.
+"""The Lua scripts of the protocol, loaded from the ``.lua`` files in ``floq/store/scripts``.
 
 Scripts run by SHA (``EVALSHA``) straight from pipelines: redis-py's ``Script`` objects would
 ask the server ``SCRIPT EXISTS`` before every pipeline, one more round trip per batch. They

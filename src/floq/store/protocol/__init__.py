@@ -1,0 +1,85 @@
+"""The task-run protocol: the one owner of Redis key names, hash fields and script arguments.
+
+Callers (runners, worker, producer, CLI) use :class:`TaskRunProtocol`, :class:`FlowRunRecords`,
+:class:`WorkerRegistry` and the records of :mod:`floq.store.protocol.records`; the field names
+are the tables of :mod:`floq.store.protocol.fields`; the keys are built by
+:class:`floq.store.keys.Keys`. ``tests/unit/test_protocol_ownership.py`` keeps it so.
+
+Keys (``ns`` is ``FLOQ_NAMESPACE``; ``{fr}`` a flow run id as a hash tag)
+--------------------------------------------------------------------------
+======================  ==========  ===========================================================
+key                     type        what
+======================  ==========  ===========================================================
+ns:q:<queue>            stream      ready task runs (group ``floq``); entry id = attempt token
+ns:{fr}:t:<task run>    hash        one task run (TaskField below)
+ns:{fr}:d:<task run>    set         task runs waiting for this one (only inside the scripts)
+ns:{fr}:tasks           list        the flow run's task run ids, in submission order
+ns:{fr}:run             hash        the flow run's record (RunField; ``n:<TYPE>`` counts)
+ns:{fr}:events          stream      the flow run's state changes (``type``, ``state``)
+ns:{fr}:results         stream      task-run outcomes for the coordinator (ResultField)
+ns:code:<address>       string      a task's encoded code, by content address
+ns:retries              zset        task-run hash keys waiting for a retry, by due time (ms)
+ns:cancelled            zset        flow runs cancelled in the last hour, by when (epoch s)
+ns:dead:<queue>         stream      dead letters (DeadField), at most 10,000
+ns:runs                 zset        enqueued flow run ids, by creation time
+ns:w:<worker>           string      a worker's heartbeat (JSON), expiring
+ns:workers              set         worker names;  ``ns:queues``: set of queues served
+======================  ==========  ===========================================================
+
+Task-run hash fields (``TaskField``): ``r`` flow run id, ``i`` task run id, ``p`` payload
+(CallRecord), ``q`` queue, ``u`` upstream ids (comma list), ``w`` unfinished upstreams, ``n``
+attempt, ``c`` code address, ``e`` current entry id ('' when none: the fencing token),
+``nm`` name, ``st`` state name, ``s`` last encoded outcome, ``f`` '1' once final, ``k`` the
+worker of the last outcome, ``m`` message, ``a``/``z`` attempt start/end (epoch s), ``x`` '1'
+if cancelled, ``rc`` attempts handed back after a lost worker.
+Queue entries (``EntryField``): ``f`` flow run, ``t`` task run, ``p`` payload, ``u`` upstream
+ids, ``n`` attempt, ``c`` code address. Result entries (``ResultField``): ``t`` task run (or
+``stop``), ``s`` encoded outcome. Dead letters (``DeadField``): ``f``, ``t``, ``entry``,
+``reason``, and ``payload`` (a run's) or ``raw`` (a malformed entry).
+
+Scripts (``floq/store/scripts/*.lua``, run by SHA)
+--------------------------------------------------
+* ``submit``: KEYS queue stream; ARGV flow-run prefix, flow run id, queue, ttl, then per task
+  run :meth:`Submission.encode` (id, payload, upstream ids, code, name). Writes each hash,
+  queues those with no unfinished upstream, registers the others as dependents; records them
+  Cancelled if the flow run is. Returns the number of unfinished upstreams counted.
+* ``complete``: KEYS retries; ARGV group, consumer, queue prefix, ttl, then per outcome 13
+  values: queue, entry id, flow run id, flow-run prefix, task run id and
+  :meth:`Result.encode` (outcome, final '1'/'0', retry due ms or '', then the Summary: state
+  type, state name, message, start, end). Fenced: recorded only if the entry is the run's
+  current one and pending for this consumer. Returns 1 (recorded) or 0 (refused) per outcome.
+* ``promote``: KEYS retries; ARGV now (ms), limit, queue prefix. Re-queues due retries of
+  unfinished runs. Returns how many were due.
+* ``reclaim``: KEYS queue stream; ARGV group, consumer, max count, namespace. Re-adds the
+  consumer's pending entries under new ids (``rc`` +1), deletes the consumer when done.
+  Returns how many entries it took.
+* ``cancel``: KEYS retries, cancelled; ARGV flow-run prefix, queue prefix, group, flow run id,
+  now (epoch s). Returns the number of task runs cancelled.
+* ``flow_state``: KEYS run record, its events stream; ARGV ttl, state type, name, message,
+  timestamp, then field/value pairs. Returns 1 if recorded, 0 if the run had already ended.
+"""
+
+from floq.store.protocol.flow_records import FlowRunRecords, TaskRunRow
+from floq.store.protocol.records import Claim, FlowCall, Result, Submission, Summary
+from floq.store.protocol.taskruns import (
+    DEAD_LETTERS_KEPT,
+    Malformed,
+    ResultEntry,
+    TaskRunProtocol,
+)
+from floq.store.protocol.workers import WorkerRegistry
+
+__all__ = [
+    "DEAD_LETTERS_KEPT",
+    "Claim",
+    "FlowCall",
+    "FlowRunRecords",
+    "Malformed",
+    "Result",
+    "ResultEntry",
+    "Submission",
+    "Summary",
+    "TaskRunProtocol",
+    "TaskRunRow",
+    "WorkerRegistry",
+]

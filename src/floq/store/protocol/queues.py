@@ -1,0 +1,44 @@
+"""What waits on each task-run queue, for `floq queues`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from floq.store.keys import GROUP, Keys
+from floq.store.protocol.fields import TaskField
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def stream_queues(client: Any, keys: Keys) -> set[str]:
+    """The queues with a task-run stream in this namespace."""
+    prefix = keys.queue_prefix
+    return {_text(k)[len(prefix) :] for k in client.scan_iter(f"{prefix}*")}
+
+
+def delayed_by_queue(client: Any, keys: Keys) -> dict[str, int]:
+    """Task runs waiting for a retry, per queue."""
+    tasks = client.zrange(keys.retries, 0, -1)
+    pipe = client.pipeline(transaction=False)
+    for task in tasks:
+        pipe.hget(task, TaskField.QUEUE)
+    counts: dict[str, int] = {}
+    for queue in pipe.execute() if tasks else []:
+        if queue is not None:
+            counts[_text(queue)] = counts.get(_text(queue), 0) + 1
+    return counts
+
+
+def stream_counts(client: Any, keys: Keys, queue: str) -> dict[str, int]:
+    """Task runs waiting (``depth``) and claimed on ``queue``, and its dead letters."""
+    stream = keys.queue(queue)
+    try:
+        claimed = int(client.xpending(stream, GROUP)["pending"])
+    except redis.ResponseError:  # no stream, or no group yet
+        claimed = 0
+    depth = max(0, int(client.xlen(stream)) - claimed)
+    return {"depth": depth, "claimed": claimed, "dead": int(client.xlen(keys.dead(queue)))}

@@ -1,0 +1,249 @@
+"""The task-run protocol's one class: every read and write of task runs, queues and results.
+
+See :mod:`floq.store.protocol` for the keys, the fields and what each script takes and returns.
+Each method is one round trip (one pipeline) unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis
+
+from floq.errors import SerializationError
+from floq.store.keys import GROUP, Keys
+from floq.store.protocol.fields import DeadField, ResultField, TaskField
+from floq.store.protocol.records import Claim, Result, Submission
+from floq.store.protocol.scripts import Scripts
+from floq.store.records import CodeCache
+
+DEAD_LETTERS_KEPT = 10_000  # per queue; the oldest go first
+RECLAIM_BATCH = 1000
+STOP = b"stop"  # the coordinator's own marker on its result stream: its collector ends
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """A claimed queue entry that does not decode into a :class:`Claim`."""
+
+    queue: str
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    error: SerializationError
+
+    def claim(self) -> Claim | None:
+        """The claim of its run, if it names one (that run can then end Failed)."""
+        return Claim.named_by(self.queue, self.entry_id, self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultEntry:
+    """An entry of a flow run's result stream: a task run's outcome, or the stop marker."""
+
+    entry_id: bytes
+    task_run_id: str | None  # None: the stop marker
+    outcome: bytes
+
+    @classmethod
+    def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> ResultEntry:
+        run_id = fields[ResultField.TASK_RUN.encode()]
+        if run_id == STOP:
+            return cls(entry_id, None, b"")
+        return cls(entry_id, run_id.decode(), fields[ResultField.OUTCOME.encode()])
+
+
+class TaskRunProtocol:
+    """Submit, claim, complete, retry, hand back, dead-letter and cancel task runs."""
+
+    def __init__(self, client: Any, keys: Keys, ttl: int, scripts: Scripts | None = None):
+        self.client, self.keys, self.ttl = client, keys, ttl
+        self.scripts = scripts or Scripts(client)
+
+    def ensure_queue(self, queue: str) -> None:
+        """Create the queue's stream and consumer group unless they exist."""
+        try:
+            self.client.xgroup_create(self.keys.queue(queue), GROUP, id="0", mkstream=True)
+        except redis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    # --- the coordinator --------------------------------------------------------------------
+    def submit(self, queue: str, submissions: list[Submission]) -> int:
+        """Store new code and register these task runs of one flow run (``submit.lua``);
+        how many upstreams they wait for."""
+        keys, flow_run_id = self.keys, submissions[0].flow_run_id
+        args: list[Any] = [keys.flow_prefix(flow_run_id), flow_run_id, queue, self.ttl]
+        for submission in submissions:
+            args += submission.encode()
+        codes = [(s.code, s.code_raw) for s in submissions if s.code_raw is not None]
+
+        def build(pipe: Any) -> None:
+            for code, raw in codes:
+                pipe.set(keys.code(code), raw, ex=self.ttl)
+            self.scripts.call(pipe, "submit", [keys.queue(queue)], args)
+
+        return int(self.scripts.execute(build)[-1])
+
+    def read_results(
+        self, reader: Any, flow_run_id: str, after: bytes | str, block_ms: int
+    ) -> list[ResultEntry]:
+        """The flow run's result entries after ``after`` (blocking up to ``block_ms``)."""
+        stream = self.keys.results(flow_run_id)
+        reply = reader.xread({stream: after}, count=1000, block=block_ms)
+        return [
+            ResultEntry.decode(i, fields) for _, entries in reply or () for i, fields in entries
+        ]
+
+    def stop_results(self, flow_run_id: str) -> None:
+        """Put the stop marker on the flow run's result stream (its collector ends there)."""
+        self.client.xadd(self.keys.results(flow_run_id), {ResultField.TASK_RUN: STOP})
+
+    # --- the worker -------------------------------------------------------------------------
+    def claim(
+        self, reader: Any, consumer: str, queues: Iterable[str], count: int, block_ms: int
+    ) -> tuple[list[Claim], list[Malformed]]:
+        """Up to ``count`` new entries per queue (``XREADGROUP``): claims, and malformed ones."""
+        streams = {self.keys.queue(name): name for name in queues}
+        reply = reader.xreadgroup(
+            GROUP, consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms
+        )
+        claims, malformed = [], []
+        for stream, entries in reply or ():
+            queue = streams[stream.decode()]
+            for entry_id, fields in entries:
+                try:
+                    claims.append(Claim.decode(queue, entry_id, fields))
+                except SerializationError as error:
+                    malformed.append(Malformed(queue, entry_id, fields, error))
+        return claims, malformed
+
+    def fetch_inputs(self, claims: list[Claim], codes: CodeCache) -> list[Claim]:
+        """The claims with their inputs: code bytes (unless in ``codes``), upstream outcomes
+        and a retry's previous outcome, fetched in one round trip (none if none is needed)."""
+        pipe = self.client.pipeline(transaction=False)
+        wanted: list[tuple[int, str | None]] = []
+        missing = sorted({c.code for c in claims if codes.get(c.code) is None})
+        for code in missing:
+            pipe.get(self.keys.code(code))
+        for i, claim in enumerate(claims):
+            for upstream_id in claim.upstream_ids:
+                pipe.hget(self.keys.task(claim.flow_run_id, upstream_id), TaskField.OUTCOME)
+                wanted.append((i, upstream_id))
+            if claim.attempt > 1:
+                pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), TaskField.OUTCOME)
+                wanted.append((i, None))
+        if not wanted and not missing:
+            return [replace(c, code_raw=codes.get(c.code)) for c in claims]
+        replies = pipe.execute()
+        for code, raw in zip(missing, replies, strict=False):
+            if raw is not None:
+                codes.put(code, raw)
+        upstream: list[dict[str, bytes | None]] = [{} for _ in claims]
+        previous: list[bytes | None] = [None] * len(claims)
+        for (i, run_id), value in zip(wanted, replies[len(missing) :], strict=True):
+            if run_id is None:
+                previous[i] = value
+            else:
+                upstream[i][run_id] = value
+        return [
+            replace(c, code_raw=codes.get(c.code), upstream=upstream[i], previous=previous[i])
+            for i, c in enumerate(claims)
+        ]
+
+    def complete(self, consumer: str, items: list[tuple[Claim, Result]]) -> list[bool]:
+        """Record these outcomes (``complete.lua``), dead letters first; per outcome, whether
+        it was recorded (False: refused, the attempt is no longer this worker's)."""
+        keys, now = self.keys, time.time()
+        args: list[Any] = [GROUP, consumer, keys.queue_prefix, self.ttl]
+        for claim, result in items:
+            args += (claim.queue, claim.entry_id, claim.flow_run_id,
+                     keys.flow_prefix(claim.flow_run_id), claim.task_run_id)  # fmt: skip
+            args += result.encode(now)
+
+        def build(pipe: Any) -> None:
+            for claim, result in items:
+                if result.dead_letter is not None:
+                    letter = {
+                        DeadField.FLOW_RUN: claim.flow_run_id,
+                        DeadField.TASK_RUN: claim.task_run_id,
+                        DeadField.ENTRY: claim.entry_id,
+                        DeadField.REASON: result.dead_letter,
+                        DeadField.PAYLOAD: claim.payload,
+                    }
+                    pipe.xadd(keys.dead(claim.queue), letter, maxlen=DEAD_LETTERS_KEPT)
+            self.scripts.call(pipe, "complete", [keys.retries], args)
+
+        return [bool(ok) for ok in self.scripts.execute(build)[-1]]
+
+    def dead_letter(self, malformed: Malformed) -> None:
+        """Move an entry that names no run to its queue's dead letters, with the reason."""
+        stream, entry_id = self.keys.queue(malformed.queue), malformed.entry_id
+        letter: dict[str, Any] = {DeadField.ENTRY: entry_id, DeadField.REASON: str(malformed.error),
+                                  DeadField.RAW: malformed.error.raw}  # fmt: skip
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xadd(self.keys.dead(malformed.queue), letter, maxlen=DEAD_LETTERS_KEPT)
+        pipe.xack(stream, GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
+        pipe.execute()
+
+    def queues_idle(self, queues: Iterable[str]) -> bool:
+        """True if no entry is on these queues and no retry is due later."""
+        pipe = self.client.pipeline(transaction=False)
+        for queue in queues:
+            pipe.xlen(self.keys.queue(queue))
+        pipe.zcard(self.keys.retries)
+        return not any(pipe.execute())
+
+    # --- upkeep -----------------------------------------------------------------------------
+    def promote(self, limit: int = 100) -> int:
+        """Put due retries back on their queues (``promote.lua``); how many were due."""
+        args = [int(time.time() * 1000), limit, self.keys.queue_prefix]
+        return int(self.scripts.call(self.client, "promote", [self.keys.retries], args))
+
+    def hand_back(self, queue: str, consumer: str) -> int:
+        """Put all of ``consumer``'s pending entries of ``queue`` back as new entries (new
+        attempt tokens, ``reclaim.lua``); how many. One round trip per 1000 entries."""
+        total = 0
+        while True:
+            count = int(self._reclaim(self.client, queue, consumer))
+            total += count
+            if count < RECLAIM_BATCH:
+                return total
+
+    def hand_back_entries(self, queue: str, consumer: str, entry_ids: list[str]) -> int:
+        """Put these entries of ``consumer``'s back as new entries, unstarted; how many."""
+        returned = f"{consumer}-returned"  # they move to it, then all of its entries go back
+
+        def build(pipe: Any) -> None:
+            pipe.xclaim(self.keys.queue(queue), GROUP, returned, 0, entry_ids)
+            self._reclaim(pipe, queue, returned)
+
+        count = int(self.scripts.execute(build)[-1])
+        return count + (self.hand_back(queue, returned) if count >= RECLAIM_BATCH else 0)
+
+    def _reclaim(self, target: Any, queue: str, consumer: str) -> Any:
+        args = [GROUP, consumer, RECLAIM_BATCH, self.keys.ns]
+        return self.scripts.call(target, "reclaim", [self.keys.queue(queue)], args)
+
+    def consumers(self, queue: str) -> list[str]:
+        """The consumers (worker names) of the queue's group; none if it has no group yet."""
+        try:
+            found = self.client.xinfo_consumers(self.keys.queue(queue), GROUP)
+        except redis.ResponseError:  # no such stream or group (any more)
+            return []
+        return [_text(consumer["name"]) for consumer in found]
+
+    # --- flow runs --------------------------------------------------------------------------
+    def cancel(self, flow_run_id: str) -> int:
+        """Cancel the flow run's unfinished task runs (``cancel.lua``); how many."""
+        keys = [self.keys.retries, self.keys.cancelled]
+        args = [self.keys.flow_prefix(flow_run_id), self.keys.queue_prefix, GROUP, flow_run_id,
+                time.time()]  # fmt: skip
+        return int(self.scripts.call(self.client, "cancel", keys, args))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
