@@ -1,9 +1,10 @@
-"""floq vs. RQ, Celery (prefork, threads), Dramatiq, arq and Dask on one Redis-protocol server.
+"""floq vs. RQ, Celery, Dramatiq, arq, Dask, saq, streaq, taskiq on one Redis-protocol server.
 
     python benchmarks/peers.py --setup              # make benchmarks/.venvs/<peer> (once)
     python benchmarks/peers.py                      # the full run; writes benchmarks/RESULTS.md
     python benchmarks/peers.py --quick              # small counts, to check the harness
     python benchmarks/peers.py --peers rq,dask --workloads W1,W3
+    python benchmarks/peers.py --peers saq --workloads W1,W2 --tasks W1=500,W2=100  # smoke
 
 Run it with floq's interpreter. Each peer's producer and workers run in the peer's own venv:
 ``python -m peers PEER ...`` (see ``benchmarks/peers/``) starts 2 worker processes, runs one
