@@ -5,6 +5,7 @@ Standard library only: this module is imported by every peer's venv and by its w
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import signal
@@ -203,6 +204,34 @@ class Peer(ABC):
             self.close()
         finally:
             self.procs.stop()
+
+
+class AsyncPeer(Peer):
+    """A peer whose producer is asyncio, on an event loop of its own (``self.loop``, made by
+    `start`): a subclass writes `_many` (send every call, then collect every result) and
+    `_call` (one call and its result)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    async def _many(self, fn: str, args: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    async def _call(self, fn: str, arg: Any) -> Any:
+        raise NotImplementedError
+
+    async def _trips(self, fn: str, args: list[Any]) -> list[float]:
+        seconds = []
+        for arg in args:
+            start = time.perf_counter()
+            await self._call(fn, arg)
+            seconds.append(time.perf_counter() - start)
+        return seconds
+
+    def run_many(self, fn: str, args: list[Any]) -> list[Any]:
+        return self.loop.run_until_complete(self._many(fn, args))
+
+    def round_trips(self, fn: str, args: list[Any]) -> list[float]:
+        return self.loop.run_until_complete(self._trips(fn, args))
 
 
 # --- the workloads ---------------------------------------------------------------------------

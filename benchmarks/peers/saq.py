@@ -34,7 +34,7 @@ from peers.common import (
     PROCESSES,
     READY_TIMEOUT,
     RESULT_TIMEOUT,
-    Peer,
+    AsyncPeer,
     redis_client_version,
     venv_bin,
 )
@@ -75,7 +75,7 @@ settings = {
 }
 
 
-class Driver(Peer):
+class Driver(AsyncPeer):
     def slots(self) -> int:
         return CONCURRENCY[self.job.workload]
 
@@ -115,19 +115,10 @@ class Driver(Peer):
         kwargs = [{"i": arg} for arg in args]
         return await self.queue.map(fn, kwargs, timeout=RESULT_TIMEOUT, poll_interval=POLL_INTERVAL)
 
-    async def _trips(self, fn: str, args: list[Any]) -> list[float]:
-        seconds = []
-        for arg in args:
-            start = time.perf_counter()
-            await self.queue.apply(fn, timeout=RESULT_TIMEOUT, poll_interval=POLL_INTERVAL, i=arg)
-            seconds.append(time.perf_counter() - start)
-        return seconds
-
-    def run_many(self, fn: str, args: list[Any]) -> list[Any]:
-        return self.loop.run_until_complete(self._many(fn, args))
-
-    def round_trips(self, fn: str, args: list[Any]) -> list[float]:
-        return self.loop.run_until_complete(self._trips(fn, args))
+    async def _call(self, fn: str, arg: Any) -> Any:
+        return await self.queue.apply(
+            fn, timeout=RESULT_TIMEOUT, poll_interval=POLL_INTERVAL, i=arg
+        )
 
     def close(self) -> None:
         if hasattr(self, "queue"):

@@ -24,14 +24,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from importlib.metadata import version
 from typing import Any
 
 from streaq import Worker
 
 from peers import common
-from peers.common import ENV_QUEUE, ENV_SLOTS, ENV_URL, PROCESSES, RESULT_TIMEOUT, Peer, venv_bin
+from peers.common import (
+    ENV_QUEUE,
+    ENV_SLOTS,
+    ENV_URL,
+    PROCESSES,
+    RESULT_TIMEOUT,
+    AsyncPeer,
+    venv_bin,
+)
 
 CONCURRENCY = {"W1": 16, "W2": 16, "W3": 128, "W4": 1}  # tasks at once per worker process
 WAITS = 128  # results awaited at once by the producer (each holds a pub/sub connection)
@@ -76,7 +83,7 @@ async def _result(task: Any, limit: asyncio.Semaphore | None = None) -> Any:
     return done.result  # raises for a failed task
 
 
-class Driver(Peer):
+class Driver(AsyncPeer):
     def slots(self) -> int:
         return CONCURRENCY[self.job.workload]
 
@@ -116,19 +123,8 @@ class Driver(Peer):
         limit = asyncio.Semaphore(WAITS)
         return list(await asyncio.gather(*(_result(task, limit) for task in tasks)))
 
-    async def _trips(self, fn: str, args: list[Any]) -> list[float]:
-        seconds = []
-        for arg in args:
-            start = time.perf_counter()
-            await _result(await TASKS[fn].enqueue(arg))
-            seconds.append(time.perf_counter() - start)
-        return seconds
-
-    def run_many(self, fn: str, args: list[Any]) -> list[Any]:
-        return self.loop.run_until_complete(self._many(fn, args))
-
-    def round_trips(self, fn: str, args: list[Any]) -> list[float]:
-        return self.loop.run_until_complete(self._trips(fn, args))
+    async def _call(self, fn: str, arg: Any) -> Any:
+        return await _result(await TASKS[fn].enqueue(arg))
 
     def close(self) -> None:
         if hasattr(self, "holder"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from importlib.metadata import version
 from typing import Any
 
@@ -31,7 +30,7 @@ from peers.common import (
     ENV_URL,
     PROCESSES,
     RESULT_TIMEOUT,
-    Peer,
+    AsyncPeer,
     redis_client_version,
     venv_bin,
 )
@@ -77,7 +76,7 @@ async def _result(handle: Any) -> Any:
     return done.return_value
 
 
-class Driver(Peer):
+class Driver(AsyncPeer):
     def slots(self) -> int:
         return MAX_ASYNC[self.job.workload]
 
@@ -115,19 +114,8 @@ class Driver(Peer):
         handles = [await TASKS[fn].kiq(arg) for arg in args]
         return [await _result(handle) for handle in handles]
 
-    async def _trips(self, fn: str, args: list[Any]) -> list[float]:
-        seconds = []
-        for arg in args:
-            start = time.perf_counter()
-            await _result(await TASKS[fn].kiq(arg))
-            seconds.append(time.perf_counter() - start)
-        return seconds
-
-    def run_many(self, fn: str, args: list[Any]) -> list[Any]:
-        return self.loop.run_until_complete(self._many(fn, args))
-
-    def round_trips(self, fn: str, args: list[Any]) -> list[float]:
-        return self.loop.run_until_complete(self._trips(fn, args))
+    async def _call(self, fn: str, arg: Any) -> Any:
+        return await _result(await TASKS[fn].kiq(arg))
 
     def close(self) -> None:
         if hasattr(self, "loop"):
