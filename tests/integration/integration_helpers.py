@@ -90,5 +90,11 @@ def outcomes(client: Any, keys: Keys, flow_run_id: str) -> list[tuple[str, State
     return found
 
 
+def outcomes_of(client: Any, keys: Keys, task_run: Any) -> list[State]:
+    """The states recorded for one task run in its flow run's results stream, oldest first."""
+    found = outcomes(client, keys, task_run.flow_run_id)
+    return [state for run_id, state in found if run_id == task_run.id]
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from integration_helpers import WAIT, lines, outcomes, wait_until
+from integration_helpers import WAIT, lines, outcomes_of, wait_until
 
 from floq import flow, task
 from proctree import assert_all_end, descendants
@@ -59,10 +59,8 @@ def test_sigkilled_worker_task_runs_again_elsewhere_and_is_recorded_once(
     assert 1.0 < seen["rerun_after"] < 10, seen["rerun_after"]
     future = seen["future"]
     assert future.state.is_completed()
-    flow_run_id = future.task_run.flow_run_id
-    assert flow_run_id
-    mine = [state for run_id, state in outcomes(client, keys, flow_run_id)
-            if run_id == future.task_run_id]  # fmt: skip
+    assert future.task_run.flow_run_id
+    mine = outcomes_of(client, keys, future.task_run)
     assert [state.is_final() for state in mine].count(True) == 1, mine
     assert mine[-1].is_completed()
 

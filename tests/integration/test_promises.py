@@ -16,7 +16,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from integration_helpers import WAIT, lines, outcomes, wait_until
+from integration_helpers import WAIT, lines, outcomes_of, wait_until
 from shared_tasks import add, marked_sleep
 
 import floq.settings
@@ -81,7 +81,7 @@ def test_a_live_workers_long_claim_is_never_reaped(
     assert [line.split()[0] for line in lines(marks)] == ["start", "end"], lines(marks)
     assert "handed back" not in workers.logs()
     run = seen["future"].task_run
-    mine = [s for run_id, s in outcomes(client, keys, run.flow_run_id) if run_id == run.id]
+    mine = outcomes_of(client, keys, run)
     assert len(mine) == 1 and mine[0].is_completed(), mine
 
 
@@ -112,7 +112,7 @@ def test_a_late_outcome_from_a_worker_presumed_dead_is_refused(
     log = workers.log_dir / f"worker-{workers.processes.index(paused)}.log"
     wait_until(lambda: "refused" in log.read_text(), WAIT, f"the refusal\n{workers.logs()}")
     run = seen["future"].task_run
-    mine = [s for run_id, s in outcomes(client, keys, run.flow_run_id) if run_id == run.id]
+    mine = outcomes_of(client, keys, run)
     assert [s.is_final() for s in mine] == [True], mine
     starts = [line.split()[1] for line in lines(marks) if line.startswith("start")]
     assert len(starts) == 2 and starts[0] == str(paused.pid) != starts[1], starts
