@@ -11,10 +11,6 @@ from floq.store.keys import Keys
 from floq.store.protocol.queues import delayed_by_queue, stream_counts, stream_queues
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def queue_names(client: Any, keys: Keys) -> list[str]:
     """Queues with a task-run stream or an RQ queue in this namespace."""
     names = stream_queues(client, keys)

@@ -8,7 +8,7 @@ stream entries small. No other module spells these names.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 
 class TaskField:
@@ -79,3 +79,8 @@ class RunField:
     COUNT_PREFIX: Final = "n:"  # n:SUBMITTED, n:COMPLETED ...: task runs by state type
     # written by the producer and the trampoline: id, flow, queue, description, created,
     # started, ended, worker
+
+
+def as_text(value: Any) -> str:
+    """A reply from Redis (bytes, or already str) as str."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -15,17 +15,13 @@ from typing import Any
 from floq import serialization
 from floq.states import State, StateType
 from floq.store.keys import GROUP, Keys
-from floq.store.protocol.fields import RunField, TaskField
+from floq.store.protocol.fields import RunField, TaskField, as_text
 from floq.store.protocol.scripts import Scripts
 
 _ROW_FIELDS = (
     TaskField.NAME, TaskField.STATE, TaskField.ATTEMPT, TaskField.WORKER, TaskField.STARTED,
     TaskField.ENDED, TaskField.MESSAGE, TaskField.QUEUE, TaskField.REDOS, TaskField.CODE,
 )  # fmt: skip
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +49,7 @@ class TaskRunRow:
     def of(cls, task_run_id: str, values: list[Any]) -> TaskRunRow:
         """The row of the task-run hash's ``_ROW_FIELDS`` values."""
         name, state, tries, worker, started, ended, message, queue, redone, code = (
-            _text(v) if v is not None else "" for v in values
+            as_text(v) if v is not None else "" for v in values
         )
         attempts = int(tries or 0) + int(redone or 0)  # retries, and redos after a lost worker
         return cls(
@@ -98,7 +94,7 @@ class FlowRunRecords:
     def record(self, run_id: str) -> dict[str, bytes]:
         """The flow run's record (empty if there is none, or it expired)."""
         raw = self.client.hgetall(self.keys.run(run_id))
-        return {_text(k): v for k, v in raw.items()}
+        return {as_text(k): v for k, v in raw.items()}
 
     def state(self, run_id: str, secret: bytes | None) -> State | None:
         """The flow run's recorded state: its final state once it ended; None if no record."""
@@ -124,7 +120,7 @@ class FlowRunRecords:
 
     def recent(self, limit: int) -> list[str]:
         """Ids of the most recently enqueued flow runs, newest first."""
-        return [_text(i) for i in self.client.zrevrange(self.keys.runs, 0, limit - 1)]
+        return [as_text(i) for i in self.client.zrevrange(self.keys.runs, 0, limit - 1)]
 
     def task_runs(self, run_id: str) -> list[TaskRunRow]:
         """Every task run of the flow run, in submission order.
@@ -132,13 +128,13 @@ class FlowRunRecords:
         A task run whose queue entry a worker holds shows as Running, with that worker and
         the time it has held it: workers do not write a Running state (it would cost the hot
         path a write per claim), the consumer group's pending list already knows."""
-        ids = [_text(i) for i in self.client.lrange(self.keys.task_index(run_id), 0, -1)]
+        ids = [as_text(i) for i in self.client.lrange(self.keys.task_index(run_id), 0, -1)]
         pipe = self.client.pipeline(transaction=False)
         for task_run_id in ids:
             pipe.hmget(self.keys.task(run_id, task_run_id), (*_ROW_FIELDS, TaskField.ENTRY))
         replies = pipe.execute()
         rows = [TaskRunRow.of(i, values[:-1]) for i, values in zip(ids, replies, strict=True)]
-        entries = [_text(values[-1]) if values[-1] else "" for values in replies]
+        entries = [as_text(values[-1]) if values[-1] else "" for values in replies]
         return self._with_running(rows, entries)
 
     def _with_running(self, rows: list[TaskRunRow], entries: list[str]) -> list[TaskRunRow]:
@@ -151,7 +147,7 @@ class FlowRunRecords:
             if pending:
                 claim = pending[0]
                 started = now - claim["time_since_delivered"] / 1000
-                rows[i] = replace(rows[i], state="Running", worker=_text(claim["consumer"]),
+                rows[i] = replace(rows[i], state="Running", worker=as_text(claim["consumer"]),
                                   started=started, ended=None)  # fmt: skip
         return rows
 
@@ -162,4 +158,4 @@ class FlowRunRecords:
         )
         if not reply:
             return after
-        return _text(reply[0][1][-1][0])
+        return as_text(reply[0][1][-1][0])

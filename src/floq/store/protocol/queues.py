@@ -7,17 +7,13 @@ from typing import Any
 import redis
 
 from floq.store.keys import GROUP, Keys
-from floq.store.protocol.fields import TaskField
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+from floq.store.protocol.fields import TaskField, as_text
 
 
 def stream_queues(client: Any, keys: Keys) -> set[str]:
     """The queues with a task-run stream in this namespace."""
     prefix = keys.queue_prefix
-    return {_text(k)[len(prefix) :] for k in client.scan_iter(f"{prefix}*")}
+    return {as_text(k)[len(prefix) :] for k in client.scan_iter(f"{prefix}*")}
 
 
 def delayed_by_queue(client: Any, keys: Keys) -> dict[str, int]:
@@ -29,7 +25,7 @@ def delayed_by_queue(client: Any, keys: Keys) -> dict[str, int]:
     counts: dict[str, int] = {}
     for queue in pipe.execute() if tasks else []:
         if queue is not None:
-            counts[_text(queue)] = counts.get(_text(queue), 0) + 1
+            counts[as_text(queue)] = counts.get(as_text(queue), 0) + 1
     return counts
 
 

@@ -17,17 +17,13 @@ from typing import Any
 
 from floq import serialization
 from floq.errors import SerializationError
-from floq.store.protocol.fields import EntryField
+from floq.store.protocol.fields import EntryField, as_text
 
 _ENTRY_FIELDS = (
     EntryField.FLOW_RUN, EntryField.TASK_RUN, EntryField.PAYLOAD, EntryField.UPSTREAM,
     EntryField.ATTEMPT, EntryField.CODE,
 )  # fmt: skip
 _ENTRY_KEYS = tuple(name.encode() for name in _ENTRY_FIELDS)  # as they come back from Redis
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +46,10 @@ class Submission:
     def decode(cls, flow_run_id: str, values: tuple[Any, ...]) -> Submission:
         try:
             run_id, payload, upstream, code, name = values
-            ups = _text(upstream)
-            return cls(_text(run_id), flow_run_id, bytes(payload),
-                       tuple(ups.split(",")) if ups else (), _text(code), _text(name))  # fmt: skip
+            ups = as_text(upstream)
+            upstream_ids = tuple(ups.split(",")) if ups else ()
+            return cls(as_text(run_id), flow_run_id, bytes(payload), upstream_ids,
+                       as_text(code), as_text(name))  # fmt: skip
         except (TypeError, ValueError, UnicodeDecodeError) as error:
             raise SerializationError(
                 f"malformed submission: {error!r}", raw=repr(values).encode()
@@ -131,7 +128,7 @@ class Summary:
     def decode(cls, values: tuple[Any, ...]) -> Summary:
         if len(values) != 5:
             raise SerializationError("malformed outcome summary", raw=repr(values).encode())
-        return cls(*(_text(v) for v in values))
+        return cls(*(as_text(v) for v in values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +151,8 @@ class Result:
         if len(values) != 8:
             raise SerializationError("malformed attempt result", raw=repr(values).encode())
         outcome, final, due, *summary = values
-        retry_in = None if not _text(due) else int(_text(due)) / 1000 - now
-        return cls(bytes(outcome), _text(final) == "1", retry_in,
+        retry_in = None if not as_text(due) else int(as_text(due)) / 1000 - now
+        return cls(bytes(outcome), as_text(final) == "1", retry_in,
                    summary=Summary.decode(tuple(summary)))  # fmt: skip
 
 

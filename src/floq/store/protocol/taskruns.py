@@ -15,7 +15,7 @@ import redis
 
 from floq.errors import SerializationError
 from floq.store.keys import GROUP, Keys
-from floq.store.protocol.fields import DeadField, ResultField, TaskField
+from floq.store.protocol.fields import DeadField, ResultField, TaskField, as_text
 from floq.store.protocol.records import Claim, Result, Submission
 from floq.store.protocol.scripts import Scripts
 from floq.store.records import CodeCache
@@ -234,7 +234,7 @@ class TaskRunProtocol:
             found = self.client.xinfo_consumers(self.keys.queue(queue), GROUP)
         except redis.ResponseError:  # no such stream or group (any more)
             return []
-        return [_text(consumer["name"]) for consumer in found]
+        return [as_text(consumer["name"]) for consumer in found]
 
     # --- flow runs --------------------------------------------------------------------------
     def cancel(self, flow_run_id: str) -> int:
@@ -243,7 +243,3 @@ class TaskRunProtocol:
         args = [self.keys.flow_prefix(flow_run_id), self.keys.queue_prefix, GROUP, flow_run_id,
                 time.time()]  # fmt: skip
         return int(self.scripts.call(self.client, "cancel", keys, args))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

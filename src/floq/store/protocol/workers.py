@@ -7,12 +7,9 @@ import time
 from typing import Any
 
 from floq.store.keys import Keys
+from floq.store.protocol.fields import as_text
 
 CANCELS_KEPT = 600  # a cancellation is acted on if it is at most this old (s)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class WorkerRegistry:
@@ -29,7 +26,7 @@ class WorkerRegistry:
         pipe.sadd(keys.workers, info["name"])
         pipe.sadd(keys.served, *info["queues"])
         pipe.zrangebyscore(keys.cancelled, time.time() - CANCELS_KEPT, "+inf")
-        return {_text(run_id) for run_id in pipe.execute()[-1]}
+        return {as_text(run_id) for run_id in pipe.execute()[-1]}
 
     def unregister(self, name: str) -> None:
         self.client.delete(self.keys.worker(name))
@@ -40,20 +37,20 @@ class WorkerRegistry:
 
     def forget_lapsed(self) -> None:
         """Take the workers whose heartbeat lapsed off the set of workers."""
-        for name in map(_text, self.client.smembers(self.keys.workers)):
+        for name in map(as_text, self.client.smembers(self.keys.workers)):
             if not self.is_live(name):
                 self.client.srem(self.keys.workers, name)
 
     def served_queues(self) -> set[str]:
         """The queues any worker of the namespace served (reapers walk them all)."""
-        return {_text(queue) for queue in self.client.smembers(self.keys.served)}
+        return {as_text(queue) for queue in self.client.smembers(self.keys.served)}
 
     def live(self) -> list[dict[str, Any]]:
         """One dict per worker whose heartbeat has not lapsed, by name; ``seen`` is seconds ago.
 
         Each is the worker's last heartbeat: name, host, pid, mode, slots, queues, in flight,
         and ``flow_slot_workers``, the name and pid of each of its running flow slots."""
-        names = sorted(map(_text, self.client.smembers(self.keys.workers)))
+        names = sorted(map(as_text, self.client.smembers(self.keys.workers)))
         beats = self.client.mget([self.keys.worker(name) for name in names]) if names else []
         now, found = time.time(), []
         for beat in beats:
