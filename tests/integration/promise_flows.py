@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from enqueued_flows import hold, touch
+
 from floq import flow, task
 
 
@@ -24,19 +26,6 @@ def fails_first_run(path: str) -> str:
     return f"run {runs}"
 
 
-@task
-def gate(marker: str, seconds: float) -> str:
-    Path(marker).write_text("started")
-    time.sleep(seconds)
-    return "open"
-
-
-@task
-def after(marker: str) -> str:
-    Path(marker).write_text("ran")
-    return "ran"
-
-
 @task(retries=1, retry_delay_seconds=3)
 def fails_once(counter: str) -> str:
     if _append(counter, "attempt") == 1:
@@ -47,7 +36,7 @@ def fails_once(counter: str) -> str:
 @flow
 def blocked_and_delayed(folder: str) -> list[str]:
     """A run waiting on a slow upstream, and a run whose retry waits in Redis."""
-    slow = gate.submit(f"{folder}/gate", 2.0)
-    waiting = after.submit(f"{folder}/after", wait_for=[slow])
+    slow = hold.submit(f"{folder}/gate", 2.0)
+    waiting = touch.submit(f"{folder}/after", wait_for=[slow])
     delayed = fails_once.submit(f"{folder}/counter")
     return [slow.result(), waiting.result(), delayed.result()]

@@ -68,7 +68,7 @@ def test_cancel_reaches_upstream_blocked_and_delayed_task_runs(
     assert run.cancel().name == "Cancelled"
     assert client.zcard(keys.retries) == 0  # the delayed retry left the retry set
     states = {row.name.split("-")[0]: row.state for row in run.task_runs()}
-    assert states["after"] == "Cancelled" and states["fails_once"] == "Cancelled", states
+    assert states["touch"] == "Cancelled" and states["fails_once"] == "Cancelled", states
     # The upstream runs to its end (a sync task on a thread); its outcome is refused and
     # releases nothing. Watch until well past the retry's due time (3 s after the failure).
     wait_until(lambda: "refused" in workers.logs(), WAIT, "the upstream's refused outcome")
