@@ -5,15 +5,20 @@ The server, the namespace and the ``workers`` factory come from ``tests/conftest
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli
 
 from floq.runners import RedisTaskRunner
 from floq.store import embedded
 from floq.store.keys import Keys
+
+HERE = str(Path(__file__).parent)  # on the PYTHONPATH of the floq commands the tests run
 
 
 @pytest.fixture
@@ -41,3 +46,14 @@ def closed_port() -> int:
     port = embedded.free_port()
     assert port != 6379
     return port
+
+
+@pytest.fixture
+def floq(redis_url: str, namespace: str) -> Any:
+    """Run `floq ARGS...` against the test's server and namespace; the finished process."""
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=HERE)
+
+    def run(*args: str, timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
+        return run_cli(FLOQ_CLI, *args, env=env, timeout=timeout)
+
+    return run

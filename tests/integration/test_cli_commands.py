@@ -11,21 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
+from integration_helpers import FLOQ_CLI, WAIT, clean_env, wait_until
 
 HERE = str(Path(__file__).parent)
-
-
-@pytest.fixture
-def floq(redis_url: str, namespace: str) -> Any:
-    """Run `floq ARGS...` against the test's server and namespace; the finished process."""
-    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=HERE)
-
-    def run(*args: str, timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
-        return run_cli(FLOQ_CLI, *args, env=env, timeout=timeout)
-
-    return run
 
 
 def _enqueue(floq: Any, *args: str) -> str:

@@ -5,27 +5,16 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from inspect_flows import TASK_QUEUE
-from integration_helpers import FLOQ_CLI, WAIT, clean_env, run_cli, wait_until
+from integration_helpers import WAIT, wait_until
 
 HERE = str(Path(__file__).parent)
 MAPPED = 300
 FAILING = [7, 107, 207]  # the mapped runs that fail (x % 100 == 7)
-
-
-@pytest.fixture
-def floq(redis_url: str, namespace: str) -> Any:
-    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, PYTHONPATH=HERE)
-
-    def run(*args: str, timeout: float = WAIT) -> subprocess.CompletedProcess[str]:
-        return run_cli(FLOQ_CLI, *args, env=env, timeout=timeout)
-
-    return run
 
 
 @pytest.fixture
