@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from floq.store import embedded
+from floq.store.keys import Keys
 from proctree import assert_all_end, descendants
 
 WORKER_ENV = {
@@ -73,8 +74,8 @@ def _server_pid(url: str) -> int:
 def _delete_namespace(url: str, namespace: str) -> None:
     """Delete the namespace's keys, and RQ's keys of its flow runs and flow-run queues."""
     client = redis.Redis.from_url(url)
-    runs = [run.decode() for run in client.zrange(f"{namespace}:runs", 0, -1)]
-    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    runs = [run.decode() for run in client.zrange(Keys(namespace).runs, 0, -1)]
+    keys = list(client.scan_iter(match=f"{Keys(namespace).root}*", count=1000))
     keys += list(client.scan_iter(match=f"rq:*{namespace}:*", count=1000))
     keys += [f"rq:{kind}:{run}" for run in runs for kind in ("job", "results", "executions")]
     for start in range(0, len(keys), 500):
@@ -123,7 +124,7 @@ class Workers:
         """Block until ``count`` workers have sent a heartbeat."""
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
-        while client.scard(f"{self.namespace}:workers") < count:
+        while client.scard(Keys(self.namespace).workers) < count:
             dead = [p.args for p in self.processes if p.poll() is not None]
             assert not dead, f"a worker exited early: {dead}\n{self.logs()}"
             assert time.monotonic() < deadline, f"workers did not start:\n{self.logs()}"

@@ -8,6 +8,7 @@ gave: the variable, or the flag (``replace(given_as={"redis_url": "--redis"}, re
 variable                   meaning                                    default
 =========================  =========================================  ================
 FLOQ_REDIS_URL             Redis server for the distributed path      (embedded server)
+FLOQ_FLOW_RUN_REDIS_URL    server of RQ's flow-run queues             FLOQ_REDIS_URL
 FLOQ_SECRET                HMAC key: sign payloads, refuse unsigned   (off)
 FLOQ_NAMESPACE             prefix of every Redis key floq writes      floq
 FLOQ_HOME                  where the embedded server keeps its files  ~/.floq
@@ -27,6 +28,12 @@ FLOQ_DASK_ADDRESS          scheduler of a dask-mode worker            (local clu
 FLOQ_FLOW_SLOTS            enqueued flow runs a flow-worker runs      1
 =========================  =========================================  ================
 
+``FLOQ_REDIS_URL`` may name one server (``redis://``, ``rediss://``, ``unix://``), a Redis
+Cluster (``redis+cluster://host:port[,host:port]``) or a Sentinel-watched master
+(``redis+sentinel://host:port[,host:port]/service[/db]``): see :mod:`floq.store.connection`.
+Enqueued flow runs travel through RQ, which needs one plain server: on a cluster, give it with
+``FLOQ_FLOW_RUN_REDIS_URL`` (task runs, records and results stay on the cluster).
+
 With the defaults, a task run held by a worker that was killed runs again within about
 ``FLOQ_WORKER_TTL + FLOQ_REAP_SECONDS`` = 15 seconds.
 """
@@ -35,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +56,7 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 @dataclass(frozen=True, slots=True)
 class Settings:
     redis_url: str | None = None
+    flow_run_redis_url: str | None = None
     secret: bytes | None = None
     namespace: str = "floq"
     home: Path = field(default_factory=lambda: Path.home() / ".floq")
@@ -73,8 +82,13 @@ class Settings:
             object.__setattr__(self, "log_level", self.log_level.upper())
         self._check_choices()
         self._check_numbers()
-        if self.redis_url is not None and not self.redis_url.startswith(_SCHEMES):
-            self._fail("redis_url", f"must start with one of {', '.join(_SCHEMES)}")
+        for setting in ("redis_url", "flow_run_redis_url"):
+            url = getattr(self, setting)
+            if url is not None and not url.startswith(URL_SCHEMES):
+                rule = f"must start with one of {', '.join(URL_SCHEMES)}"
+                self._fail(setting, rule, redacted(url))
+        if self.flow_run_redis_url is not None and "+" in self.flow_run_redis_url.split(":")[0]:
+            self._fail("flow_run_redis_url", "must name one server (RQ needs one)")
         if not self.namespace or any(c in self.namespace for c in "{}: "):
             self._fail("namespace", "must be non-empty without '{', '}', ':' or spaces")
 
@@ -140,11 +154,15 @@ class Settings:
         return ensure_server(self.home)
 
 
-_SCHEMES = ("redis://", "rediss://", "unix://")
+URL_SCHEMES = (
+    "redis://", "rediss://", "unix://",
+    "redis+cluster://", "rediss+cluster://", "redis+sentinel://", "rediss+sentinel://",
+)  # fmt: skip
 WORKER_MODES = ("concurrent", "parallel", "dask")
 LOG_FORMATS = ("text", "json")
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_REDIS_URL": ("redis_url", str),
+    "FLOQ_FLOW_RUN_REDIS_URL": ("flow_run_redis_url", str),
     "FLOQ_SECRET": ("secret", str.encode),
     "FLOQ_NAMESPACE": ("namespace", str),
     "FLOQ_HOME": ("home", lambda raw: Path(raw).expanduser()),
@@ -172,6 +190,11 @@ def _parse(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
     except ValueError:
         what = {int: "an integer", float: "a number"}.get(parse, "valid")  # type: ignore[call-overload]
         raise ConfigurationError(f"{name} must be {what}, got {raw!r}") from None
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"^([a-z+]+://)([^:@/]*):[^@/]*@", r"\1\2:***@", url)
 
 
 _settings: Settings | None = None

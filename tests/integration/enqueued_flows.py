@@ -43,9 +43,9 @@ def touch(marker: str) -> str:
 
 
 @flow
-def long_one(folder: str, queued: int) -> list[str]:
-    """One long task first, then ``queued`` tasks that wait for a free slot."""
-    first = hold.submit(f"{folder}/hold", 3.0)
+def long_one(folder: str, queued: int, seconds: float = 3.0) -> list[str]:
+    """One long task (``seconds``) first, then ``queued`` tasks that wait for a free slot."""
+    first = hold.submit(f"{folder}/hold", seconds)
     rest = [touch.submit(f"{folder}/touch-{i}") for i in range(queued)]
     return [first.result(), *(future.result() for future in rest)]
 

@@ -75,7 +75,10 @@ def test_enqueue_wait_prints_the_result_and_watch_of_a_failure_exits_1(
 def test_cancel_command_and_unknown_ids(workers: Any, floq: Any, tmp_path: Path) -> None:
     workers.start("--flow-slots", "1", "--concurrency", "1", PYTHONPATH=HERE)
     workers.wait_registered(1)
-    run_id = _enqueue(floq, "enqueued_flows:long_one", "-p", f"folder={tmp_path}", "-p", "queued=3")
+    # The first task holds its slot for 10 s: the inspect and cancel below need a few on a
+    # busy machine (held 3 s, the run could end before the cancel, and the test failed).
+    args = ("-p", f"folder={tmp_path}", "-p", "queued=3", "-p", "seconds=10")
+    run_id = _enqueue(floq, "enqueued_flows:long_one", *args)
     wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the flow run's first task")
     running = json.loads(floq("inspect", run_id, "--json").stdout)
     assert running["state"] == "Running"

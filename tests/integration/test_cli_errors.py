@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from integration_helpers import FLOQ_CLI, WORKER_CLI, clean_env, run_cli
 
+from floq.store.keys import Keys
+
 
 def _one_line_error(done: subprocess.CompletedProcess[str], *named: str) -> str:
     assert done.returncode != 0, done.stdout
@@ -26,7 +28,7 @@ def test_a_bad_variable_stops_floq_run_at_start() -> None:
 
 
 def test_a_key_of_the_wrong_type_is_one_line(client: Any, redis_url: str, namespace: str) -> None:
-    client.set(f"{namespace}:workers", "x")  # a set in floq's layout
+    client.set(Keys(namespace).workers, "x")  # a set in floq's layout
     env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
     done = run_cli(FLOQ_CLI, "workers", env=env)
     _one_line_error(done, "WRONGTYPE", redis_url, namespace)

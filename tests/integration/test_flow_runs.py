@@ -19,6 +19,7 @@ from rq.job import Job
 from floq.errors import FloqError
 from floq.producer import FlowRun, enqueue
 from floq.producer.jobs import TRAMPOLINE, JobSerializer, rq_queue_name
+from floq.store.keys import Keys
 
 HERE = str(Path(__file__).parent)
 
@@ -109,7 +110,7 @@ def test_cancelling_a_running_flow_run(
     assert run.wait(timeout=1).name == "Cancelled"
     # The queued task runs left the queue. The held one (a sync task on a thread) runs to its
     # end and its outcome is refused; then the worker's one slot is free, and nothing runs.
-    assert not client.xlen(f"{namespace}:q:default")
+    assert not client.xlen(Keys(namespace).queue("default"))
     refused = "refused a late outcome"
     wait_until(lambda: refused in workers.logs(), WAIT, "the held task run to end")
     wait_until(lambda: _inflight(client, namespace) == 0, WAIT, "a heartbeat with a free slot")
@@ -121,8 +122,9 @@ def test_cancelling_a_running_flow_run(
 
 
 def _inflight(client: Any, namespace: str) -> int:
-    names = client.smembers(f"{namespace}:workers")
-    beats = [client.get(f"{namespace}:w:{name.decode()}") for name in names]
+    keys = Keys(namespace)
+    names = client.smembers(keys.workers)
+    beats = [client.get(keys.worker(name.decode())) for name in names]
     return sum(json.loads(beat)["inflight"] for beat in beats if beat)
 
 
@@ -186,6 +188,7 @@ MAIN_SCRIPT = """
 import json, os, sys
 from floq import flow, task
 from floq.producer import enqueue
+from floq.store.keys import Keys
 
 def make_offset(k):
     return lambda x: x + k  # a closure from __main__: it travels by value

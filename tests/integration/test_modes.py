@@ -15,6 +15,7 @@ import pytest
 from integration_helpers import WAIT, WORKER_CLI, clean_env, run_cli
 
 from floq import flow, task
+from floq.store.keys import Keys
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -121,6 +122,6 @@ def test_dask_mode_without_dask_says_so_in_one_line(
 
 
 def test_a_redis_error_at_start_is_one_line(client: Any, redis_url: str, namespace: str) -> None:
-    client.set(f"{namespace}:q:default", "not a stream")
+    client.set(Keys(namespace).queue("default"), "not a stream")
     env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace)
     assert "WRONGTYPE" in _one_error_line(run_cli(WORKER_CLI, env=env))

@@ -63,7 +63,7 @@ def _redis_message(ctx: click.Context, error: redis.RedisError) -> str:
     message = f"{where}: {type(error).__name__}: {error}"
     if "WRONGTYPE" in str(error) and namespace:
         message += (
-            f" (a key under '{namespace}:' holds another kind of value: does something else "
+            f" (a key under '{{{namespace}}}:' holds another kind of value: does something else "
             "write there? use another --namespace)"
         )
     return message

@@ -158,4 +158,4 @@ def queues_command(as_json: bool, url: str | None, namespace: str | None) -> Non
     from floq.store.queues import queue_stats
 
     store = open_store(url, namespace)
-    emit(queue_stats(store.client, store.keys), as_json, views.queues_table)
+    emit(queue_stats(store.client, store.keys, store.rq_or_none), as_json, views.queues_table)

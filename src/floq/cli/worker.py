@@ -8,11 +8,15 @@ line on stderr and exits 1.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from floq import logs
 from floq.cli.app import FloqCommand, settings_from_flags, talks_to
 from floq.settings import LOG_FORMATS, WORKER_MODES
+from floq.store.connection import is_cluster
+from floq.store.flow_runs import NO_FLOW_RUN_SERVER
 
 
 @click.command("flow-worker", cls=FloqCommand)
@@ -58,7 +62,12 @@ def flow_worker_cli(
         flow_slots=flow_slots,
         log_format=log_format,
     )
+    logs.install_default_handler(settings.log_level, settings.log_format)
     url, _ = talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    flow_slots = 0 if burst else settings.flow_slots
+    if flow_slots and is_cluster(url) and not settings.flow_run_redis_url:
+        flow_slots = 0
+        logging.getLogger("floq.worker").warning("no flow slots: %s", NO_FLOW_RUN_SERVER)
     config = WorkerConfig(
         url=url,
         settings=settings,
@@ -68,11 +77,10 @@ def flow_worker_cli(
         processes=settings.processes,
         dask_address=settings.dask_address,
         burst=burst,
-        flow_slots=0 if burst else settings.flow_slots,
+        flow_slots=flow_slots,
         **({"name": name} if name else {}),
     )
     logs.set_worker_name(config.name)
-    logs.install_default_handler(settings.log_level, settings.log_format)
     worker = Worker(config)
     worker.handle_signals()
     worker.start()

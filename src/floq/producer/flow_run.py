@@ -44,7 +44,8 @@ def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunS
     One store (one connection pool) per server, namespace and TTL in a process: an app that
     enqueues and fetches per request does not build a client per request."""
     settings = get_settings()
-    return _store(_address(url), namespace or settings.namespace, settings.result_ttl)
+    namespace = namespace or settings.namespace
+    return _store(_address(url), namespace, settings.result_ttl, settings.flow_run_redis_url)
 
 
 def _address(url: str | None) -> str:
@@ -52,10 +53,14 @@ def _address(url: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _store(address: str, namespace: str, ttl: int) -> FlowRunStore:
+def _store(address: str, namespace: str, ttl: int, rq_address: str | None) -> FlowRunStore:
     client = connect(address)
     check(client, address)
-    return FlowRunStore(client, Keys(namespace), ttl)
+    rq_client = None
+    if rq_address is not None and rq_address != address:
+        rq_client = connect(rq_address)
+        check(rq_client, rq_address)
+    return FlowRunStore(client, Keys(namespace), ttl, rq_client)
 
 
 def enqueue(
@@ -80,12 +85,13 @@ def enqueue(
         raise FloqError(f"enqueue {flow.name!r}: give at= or delay=, not both")
     payload = encode_call(flow, tuple(args), kwargs, queue)
     store = open_store(url, namespace)
+    rq_client = store.rq  # before any write: on a cluster, fails if no flow-run server is set
     run_id = new_run_id()
     description = describe(flow.name, parameters)
     first = Scheduled() if at is not None or delay is not None else Pending()
     store.create(run_id, first, flow=flow.name, queue=queue, description=description)
     rq_queue = Queue(
-        rq_queue_name(store.keys.ns, queue), connection=store.client, serializer=JobSerializer
+        rq_queue_name(store.keys.ns, queue), connection=rq_client, serializer=JobSerializer
     )
     options: dict[str, Any] = {
         "args": (payload,), "job_id": run_id, "description": description, "job_timeout": -1,
@@ -148,7 +154,7 @@ class FlowRun:
 
     def _job(self) -> Job | None:
         try:
-            return Job.fetch(self.id, connection=self._store.client, serializer=JobSerializer)
+            return Job.fetch(self.id, connection=self._store.rq, serializer=JobSerializer)
         except NoSuchJobError:
             return None
 
@@ -222,7 +228,7 @@ class FlowRun:
         job = self._job()
         status = self._job_status(job)
         if job is not None and status == "started":
-            send_stop_job_command(store.client, run_id, serializer=JobSerializer)
+            send_stop_job_command(store.rq, run_id, serializer=JobSerializer)
         elif job is not None and status not in ("finished", "failed", "stopped", "canceled"):
             job.cancel()
         return self.state

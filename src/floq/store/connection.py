@@ -1,43 +1,117 @@
 """Redis clients, built once per process, and the check that a server answers.
 
-redis-py 8 defaults ``socket_timeout`` to 5 s, so blocking reads (XREADGROUP/XREAD BLOCK)
-use a client of their own with no socket timeout.
+URLs (wherever floq takes one: ``FLOQ_REDIS_URL``, ``--redis``, ``url=``):
+
+* ``redis://``, ``rediss://``, ``unix://``: one server (redis-py's own URL syntax).
+* ``redis+cluster://[user:pass@]host:port[,host:port...]`` (``rediss+cluster://`` for TLS):
+  a Redis Cluster, found from any of the nodes given. Every floq key carries the namespace
+  as its hash tag, so a namespace lives in one slot (see :mod:`floq.store.protocol`).
+* ``redis+sentinel://[user:pass@]host:port[,host:port...]/service[/db]``
+  (``rediss+sentinel://``): the master of ``service`` as the Sentinels say, followed across
+  failovers (redis-py's Sentinel client re-asks them after a lost connection).
+
+Query options (``?ssl_ca_certs=...``) are redis-py's, as on a plain URL. redis-py 8 defaults
+``socket_timeout`` to 5 s, so blocking reads (XREADGROUP/XREAD BLOCK) use a client of their
+own with no socket timeout.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from typing import Any
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
+from redis.connection import parse_url
+from redis.sentinel import Sentinel
 
 from floq.errors import ConfigurationError, FloqError
+from floq.settings import URL_SCHEMES
+from floq.settings import redacted as redacted  # re-exported: callers import it from here
+
+_MULTI = re.compile(r"^(rediss?)\+(cluster|sentinel)://(?:([^@/]*)@)?([^/?]+)(/[^?]*)?(\?.*)?$")
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        host = parts.hostname or ""
-        user = parts.username or ""
-        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+def is_cluster(url: str) -> bool:
+    return url.startswith(("redis+cluster://", "rediss+cluster://"))
 
 
-def connect(url: str, *, blocking: bool = False, connect_timeout: float = 3.0) -> redis.Redis:
+def connect(url: str, *, blocking: bool = False, connect_timeout: float = 3.0) -> Any:
     """A client for ``url``; with ``blocking``, one whose reads may block without a timeout."""
+    timeouts: dict[str, Any] = {
+        "socket_connect_timeout": connect_timeout,
+        "socket_timeout": None if blocking else 10.0,
+    }
     try:
-        return redis.Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=None if blocking else 10.0,
-            health_check_interval=0 if blocking else 30,
-        )
-    except ValueError as error:
+        multi = _MULTI.match(url)
+        if multi is None:
+            if url.startswith(URL_SCHEMES[3:]):
+                raise ValueError("expected host:port[,host:port...] after '://'")
+            health = {"health_check_interval": 0 if blocking else 30}
+            return redis.Redis.from_url(url, **timeouts, **health)
+        scheme, kind, auth, hosts, path, query = multi.groups()
+        nodes = _nodes(hosts, 26379 if kind == "sentinel" else 6379)
+        if kind == "cluster":
+            return _cluster(scheme, auth, nodes, path, query, timeouts)
+        return _sentinel(scheme, auth, nodes, path, query, timeouts)
+    except (ValueError, redis.exceptions.RedisClusterException) as error:
         raise ConfigurationError(f"bad Redis URL {redacted(url)!r}: {error}") from None
 
 
-def check(client: redis.Redis, url: str, *, run_id: str | None = None) -> None:
+def _nodes(hosts: str, default_port: int) -> list[tuple[str, int]]:
+    nodes = []
+    for node in hosts.split(","):
+        host, _, port = node.strip().rpartition(":") if ":" in node else (node, "", "")
+        if not host.strip("[]"):
+            raise ValueError(f"no host in {node!r}")
+        try:
+            nodes.append((host.strip("[]"), int(port) if port else default_port))
+        except ValueError:
+            raise ValueError(f"bad port in {node!r}") from None
+    return nodes
+
+
+def _options(scheme: str, auth: str | None, db: str, query: str | None) -> dict[str, Any]:
+    """redis-py's connection options of the equivalent one-server URL (credentials, TLS)."""
+    credentials = f"{auth}@" if auth else ""
+    url = f"{scheme}://{credentials}localhost/{db}{query or ''}"
+    options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
+    for key in ("host", "port"):
+        options.pop(key, None)
+    return options
+
+
+def _cluster(
+    scheme: str, auth: str | None, nodes: list[tuple[str, int]], path: str | None,
+    query: str | None, timeouts: dict[str, Any],
+) -> RedisCluster:  # fmt: skip
+    if path not in (None, "", "/", "/0"):
+        raise ValueError("a cluster has database 0 only")
+    options = _options(scheme, auth, "0", query)
+    options.pop("db", None)
+    startup = [ClusterNode(host, port) for host, port in nodes]  # type: ignore[no-untyped-call]
+    return RedisCluster(startup_nodes=startup, **options, **timeouts)
+
+
+def _sentinel(
+    scheme: str, auth: str | None, nodes: list[tuple[str, int]], path: str | None,
+    query: str | None, timeouts: dict[str, Any],
+) -> redis.Redis:  # fmt: skip
+    parts = [part for part in (path or "").split("/") if part]
+    if not 1 <= len(parts) <= 2:
+        raise ValueError("expected /service or /service/db after the Sentinels")
+    service, db = parts[0], parts[1] if len(parts) == 2 else "0"
+    if not db.isdigit():
+        raise ValueError(f"bad database number {db!r}")
+    options = _options(scheme, auth, db, query)
+    sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}
+    sentinel_options.update(timeouts)
+    sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **timeouts)  # type: ignore[no-untyped-call]
+    master: redis.Redis = sentinels.master_for(service, **options, **timeouts)  # type: ignore[no-untyped-call]
+    return master
+
+
+def check(client: Any, url: str, *, run_id: str | None = None) -> None:
     """Fail fast, naming the address, if the server does not answer."""
     try:
         client.ping()

@@ -1,7 +1,9 @@
 """Every Redis key floq uses, in one place.
 
-Per-flow-run keys carry the flow run id as a hash tag (``ns:{<flow_run_id>}:...``).
-``ns`` (``FLOQ_NAMESPACE``, default ``floq``) lets several deployments or tests share a server.
+Every key starts with the namespace as a hash tag, ``{ns}:``, so that on a Redis Cluster a
+namespace lives in one slot and every script's keys are on one node (the layout and why:
+:mod:`floq.store.protocol`). ``ns`` (``FLOQ_NAMESPACE``, default ``floq``) lets several
+deployments or tests share a server; on a cluster, namespaces spread over the nodes.
 """
 
 from __future__ import annotations
@@ -15,16 +17,26 @@ GROUP = "floq"  # the consumer group on every queue stream
 class Keys:
     ns: str = "floq"
 
+    @property
+    def root(self) -> str:
+        """What every key of the namespace starts with: the namespace as a hash tag."""
+        return f"{{{self.ns}}}:"
+
+    @property
+    def flow_root(self) -> str:
+        """What every per-flow-run key starts with (then the flow run id and ``:``)."""
+        return f"{self.root}f:"
+
     def queue(self, name: str) -> str:
         """The stream of task runs ready to run on queue ``name``."""
-        return f"{self.ns}:q:{name}"
+        return f"{self.root}q:{name}"
 
     @property
     def queue_prefix(self) -> str:
-        return f"{self.ns}:q:"
+        return f"{self.root}q:"
 
     def flow_prefix(self, flow_run_id: str) -> str:
-        return f"{self.ns}:{{{flow_run_id}}}:"
+        return f"{self.flow_root}{flow_run_id}:"
 
     def task(self, flow_run_id: str, task_run_id: str) -> str:
         """The hash of one task run (payload, queue, upstreams, waiting, entry, outcome)."""
@@ -45,11 +57,11 @@ class Keys:
     @property
     def runs(self) -> str:
         """Sorted set of enqueued flow run ids, scored by creation time (epoch s)."""
-        return f"{self.ns}:runs"
+        return f"{self.root}runs"
 
     def code(self, address: str) -> str:
         """A task's code, stored once by content address and shared by all its calls."""
-        return f"{self.ns}:code:{address}"
+        return f"{self.root}code:{address}"
 
     def results(self, flow_run_id: str) -> str:
         """The stream of a flow run's task-run outcomes, read by its coordinator."""
@@ -58,26 +70,26 @@ class Keys:
     @property
     def retries(self) -> str:
         """Sorted set of task-run hashes waiting for a retry, scored by due time (ms)."""
-        return f"{self.ns}:retries"
+        return f"{self.root}retries"
 
     @property
     def cancelled(self) -> str:
         """Sorted set of flow runs cancelled in the last hour, scored by when (epoch s)."""
-        return f"{self.ns}:cancelled"
+        return f"{self.root}cancelled"
 
     def dead(self, queue: str) -> str:
         """Stream of payloads that could not be decoded, with the reason."""
-        return f"{self.ns}:dead:{queue}"
+        return f"{self.root}dead:{queue}"
 
     def worker(self, name: str) -> str:
         """A worker's heartbeat key (expires when the worker stops refreshing it)."""
-        return f"{self.ns}:w:{name}"
+        return f"{self.root}w:{name}"
 
     @property
     def workers(self) -> str:
-        return f"{self.ns}:workers"
+        return f"{self.root}workers"
 
     @property
     def served(self) -> str:
         """Set of the queue names workers serve (added at each heartbeat; reapers walk it)."""
-        return f"{self.ns}:queues"
+        return f"{self.root}queues"

@@ -165,7 +165,8 @@ def main(argv: list[str]) -> None:
 
     settings = get_settings()
     logs.set_worker_name(name)
-    connection = redis.Redis.from_url(settings.redis_url_or_embedded())
+    url = settings.flow_run_redis_url or settings.redis_url_or_embedded()
+    connection = redis.Redis.from_url(url)
     rq_queues = [
         Queue(rq_queue_name(settings.namespace, q), connection=connection, serializer=JobSerializer)
         for q in queues

@@ -225,7 +225,7 @@ class TaskRunProtocol:
         return count + (self.hand_back(queue, returned) if count >= RECLAIM_BATCH else 0)
 
     def _reclaim(self, target: Any, queue: str, consumer: str) -> Any:
-        args = [GROUP, consumer, RECLAIM_BATCH, self.keys.ns]
+        args = [GROUP, consumer, RECLAIM_BATCH, self.keys.flow_root]
         return self.scripts.call(target, "reclaim", [self.keys.queue(queue)], args)
 
     def consumers(self, queue: str) -> list[str]:

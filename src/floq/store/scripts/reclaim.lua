@@ -1,7 +1,7 @@
 -- Put a consumer's pending entries back on the stream as new entries (new attempt tokens);
 -- each task run's 'rc' counts these redos (an attempt lost with its worker).
--- KEYS[1] queue stream; ARGV: group, consumer, max count, namespace
-local stream, group, consumer, count, ns = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+-- KEYS[1] queue stream; ARGV: group, consumer, max count, flow-run key root ('{ns}:f:')
+local stream, group, consumer, count, root = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local pending = redis.call('XPENDING', stream, group, '-', '+', count, consumer)
 for _, p in ipairs(pending) do
   local id = p[1]
@@ -14,7 +14,7 @@ for _, p in ipairs(pending) do
     for i = 1, #fields, 2 do
       values[fields[i]] = fields[i + 1]
     end
-    local task = ns .. ':{' .. values['f'] .. '}:t:' .. values['t']
+    local task = root .. values['f'] .. ':t:' .. values['t']
     if redis.call('HGET', task, 'e') == id then
       local new = redis.call('XADD', stream, '*', unpack(fields))
       redis.call('HSET', task, 'e', new)

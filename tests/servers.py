@@ -1,0 +1,168 @@
+"""Real Redis topologies on loopback for the tests: a 3-node Redis Cluster and a Sentinel set.
+
+Both use Debian's ``redis-server`` and ``redis-cli`` (``.ci/run`` installs them when missing),
+on free ports, in a temporary directory; each server is checked to be the one started (its
+pid), since a free port may be taken between picking and binding it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from floq.store import embedded
+
+SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.05)
+
+
+class Servers:
+    """``redis-server`` processes started by a test, all stopped at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, *args: str, sentinel: bool = False) -> int:
+        """A server (or a Sentinel) on a free port with ``args``; its port."""
+        for _ in range(5):
+            port = embedded.free_port()
+            folder = self.root / str(port)
+            folder.mkdir(parents=True, exist_ok=True)
+            config = folder / "redis.conf"
+            lines = [f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save ''", *args]
+            config.write_text("\n".join(lines) + "\n")
+            command = [SERVER, str(config), *(["--sentinel"] if sentinel else [])]
+            log = (folder / "log.txt").open("wb")
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            if self._answers(port, process):
+                self.processes[port] = process
+                return port
+            process.kill()
+            process.wait(timeout=10)
+        raise AssertionError("could not start redis-server on a free port")
+
+    @staticmethod
+    def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2)
+        deadline = time.monotonic() + 10
+        try:
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    return int(client.info("server")["process_id"]) == process.pid
+                except redis.RedisError:
+                    time.sleep(0.05)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@contextmanager
+def redis_cluster(root: Path, nodes: int = 3) -> Iterator[str]:
+    """A Redis Cluster of ``nodes`` masters, no replicas; its ``redis+cluster://`` URL."""
+    servers = Servers(root)
+    try:
+        ports = [
+            servers.start("cluster-enabled yes", "cluster-node-timeout 5000", "appendonly no")
+            for _ in range(nodes)
+        ]
+        addresses = [f"127.0.0.1:{port}" for port in ports]
+        create = [CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+        done = subprocess.run(
+            [*create, "--cluster-yes"], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, f"redis-cli --cluster create failed:\n{done.stdout}"
+
+        def ready() -> bool:
+            client = redis.Redis(port=ports[0])
+            try:
+                return client.cluster("info")["cluster_state"] == "ok"  # type: ignore[no-any-return]
+            finally:
+                client.close()
+
+        _wait(ready, 30, "the cluster to be ok")
+        yield "redis+cluster://" + ",".join(addresses)
+    finally:
+        servers.stop()
+
+
+class SentinelSet:
+    """A master, a replica and one Sentinel watching them as service ``floqmaster``."""
+
+    SERVICE = "floqmaster"
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+        self.master = servers.start("appendonly no")
+        self.replica = servers.start(f"replicaof 127.0.0.1 {self.master}")
+        self.sentinel = servers.start(
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master} 1",
+            f"sentinel down-after-milliseconds {self.SERVICE} 2000",
+            f"sentinel failover-timeout {self.SERVICE} 10000",
+            sentinel=True,
+        )
+        self.url = f"redis+sentinel://127.0.0.1:{self.sentinel}/{self.SERVICE}/0"
+        _wait(self._replica_synced, 30, "the replica to sync")
+        _wait(lambda: self.master_port() == self.master, 30, "the Sentinel to see the master")
+
+    def _replica_synced(self) -> bool:
+        client = redis.Redis(port=self.replica)
+        try:
+            return client.info("replication").get("master_link_status") == "up"
+        finally:
+            client.close()
+
+    def master_port(self) -> int | None:
+        client = redis.Redis(port=self.sentinel, decode_responses=True)
+        try:
+            found = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE)
+            return int(found[1]) if found else None
+        finally:
+            client.close()
+
+    def failover(self, timeout: float = 30) -> int:
+        """``SENTINEL FAILOVER``; returns the new master's port once the Sentinel names it."""
+        before = self.master_port()
+        client = redis.Redis(port=self.sentinel)
+        try:
+            client.execute_command("SENTINEL", "FAILOVER", self.SERVICE)
+        finally:
+            client.close()
+        _wait(lambda: self.master_port() not in (None, before), timeout, "the failover")
+        port = self.master_port()
+        assert port is not None
+        return port
+
+
+@contextmanager
+def sentinel_set(root: Path) -> Iterator[SentinelSet]:
+    servers = Servers(root)
+    try:
+        yield SentinelSet(servers)
+    finally:
+        servers.stop()
