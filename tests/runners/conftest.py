@@ -68,12 +68,20 @@ def _redis(request: pytest.FixtureRequest) -> TaskRunner:
     return RedisTaskRunner(url=workers.url, namespace=workers.namespace)
 
 
+def _redis_cluster(request: pytest.FixtureRequest) -> TaskRunner:
+    """The same on a real local 3-node Redis Cluster: slots matter there, not on one server."""
+    url = request.getfixturevalue("cluster_url")
+    workers = request.getfixturevalue("shared_cluster_workers")(url)
+    return RedisTaskRunner(url=workers.url, namespace=workers.namespace)
+
+
 RUNNER_CASES = [
     RunnerCase("sequential", lambda _: SequentialTaskRunner(), False, 1, False),
     RunnerCase("concurrent", lambda _: ConcurrentTaskRunner(), True, 64, False),
     RunnerCase("process", lambda _: ProcessPoolTaskRunner(max_workers=2), True, 2, True),
     RunnerCase("dask", _dask, True, 4, True),
     RunnerCase("redis", _redis, True, 16, True),
+    RunnerCase("redis-cluster", _redis_cluster, True, 16, True),
 ]
 
 

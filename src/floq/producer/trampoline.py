@@ -24,6 +24,7 @@ from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import SerializationError
 from floq.settings import get_settings
 from floq.states import AwaitingRetry, Failed, Running, State
+from floq.store.connection import connect
 from floq.store.flow_runs import FlowRunStore
 from floq.store.keys import Keys
 from floq.store.protocol.records import FLOW_CALL_VERSION, FlowCall
@@ -44,7 +45,12 @@ def run_flow(payload: bytes) -> Any:
     job = rq.get_current_job()
     assert job is not None, "run_flow runs inside an RQ job"
     settings = get_settings()
-    store = FlowRunStore(job.connection, Keys(settings.namespace), settings.result_ttl)
+    store = FlowRunStore(
+        _records_client(job, settings),
+        Keys(settings.namespace),
+        settings.result_ttl,
+        job.connection,
+    )
     running = Running(f"attempt {_attempt(store, job.id)}")
     if not store.transition(job.id, running, started=f"{time.time():.6f}", worker=_worker(job)):
         return None  # it ended before it started: cancelled
@@ -56,6 +62,14 @@ def run_flow(payload: bytes) -> Any:
         state = Failed(error, message)
     state = _record(store, job, state)
     return state.result()  # a failure raises: RQ marks the job failed and applies its Retry
+
+
+def _records_client(job: Any, settings: Any) -> Any:
+    """Flow-run records live with the task runs: on ``FLOQ_REDIS_URL`` when RQ's jobs are on
+    another server (``FLOQ_FLOW_RUN_REDIS_URL``, the cluster case); else on the job's."""
+    if settings.flow_run_redis_url and settings.redis_url:
+        return connect(settings.redis_url)
+    return job.connection
 
 
 def _decode_and_run(payload: bytes, job: Any, settings: Any) -> State:

@@ -54,8 +54,10 @@ def connect(url: str, *, blocking: bool = False, connect_timeout: float = 3.0) -
         if kind == "cluster":
             return _cluster(scheme, auth, nodes, path, query, timeouts)
         return _sentinel(scheme, auth, nodes, path, query, timeouts)
-    except (ValueError, redis.exceptions.RedisClusterException) as error:
+    except ValueError as error:
         raise ConfigurationError(f"bad Redis URL {redacted(url)!r}: {error}") from None
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as error:  # slots, at once
+        raise FloqError(f"cannot reach Redis at {redacted(url)}: {error}") from None
 
 
 def _nodes(hosts: str, default_port: int) -> list[tuple[str, int]]:

@@ -5,26 +5,48 @@ Callers (runners, worker, producer, CLI) use :class:`TaskRunProtocol`, :class:`F
 are the tables of :mod:`floq.store.protocol.fields`; the keys are built by
 :class:`floq.store.keys.Keys`. ``tests/unit/test_protocol_ownership.py`` keeps it so.
 
-Keys (``ns`` is ``FLOQ_NAMESPACE``; ``{fr}`` a flow run id as a hash tag)
---------------------------------------------------------------------------
+Keys (``ns`` is ``FLOQ_NAMESPACE``; ``<fr>`` a flow run id)
+---------------------------------------------------------
 ======================  ==========  ===========================================================
 key                     type        what
 ======================  ==========  ===========================================================
-ns:q:<queue>            stream      ready task runs (group ``floq``); entry id = attempt token
-ns:{fr}:t:<task run>    hash        one task run (TaskField below)
-ns:{fr}:d:<task run>    set         task runs waiting for this one (only inside the scripts)
-ns:{fr}:tasks           list        the flow run's task run ids, in submission order
-ns:{fr}:run             hash        the flow run's record (RunField; ``n:<TYPE>`` counts)
-ns:{fr}:events          stream      the flow run's state changes (``type``, ``state``)
-ns:{fr}:results         stream      task-run outcomes for the coordinator (ResultField)
-ns:code:<address>       string      a task's encoded code, by content address
-ns:retries              zset        task-run hash keys waiting for a retry, by due time (ms)
-ns:cancelled            zset        flow runs cancelled in the last hour, by when (epoch s)
-ns:dead:<queue>         stream      dead letters (DeadField), at most 10,000
-ns:runs                 zset        enqueued flow run ids, by creation time
-ns:w:<worker>           string      a worker's heartbeat (JSON), expiring
-ns:workers              set         worker names;  ``ns:queues``: set of queues served
+{ns}:q:<queue>          stream      ready task runs (group ``floq``); entry id = attempt token
+{ns}:f:<fr>:t:<id>      hash        one task run (TaskField below)
+{ns}:f:<fr>:d:<id>      set         task runs waiting for this one (only inside the scripts)
+{ns}:f:<fr>:tasks       list        the flow run's task run ids, in submission order
+{ns}:f:<fr>:run         hash        the flow run's record (RunField; ``n:<TYPE>`` counts)
+{ns}:f:<fr>:events      stream      the flow run's state changes (``type``, ``state``)
+{ns}:f:<fr>:results     stream      task-run outcomes for the coordinator (ResultField)
+{ns}:code:<address>     string      a task's encoded code, by content address
+{ns}:retries            zset        task-run hash keys waiting for a retry, by due time (ms)
+{ns}:cancelled          zset        flow runs cancelled in the last hour, by when (epoch s)
+{ns}:dead:<queue>       stream      dead letters (DeadField), at most 10,000
+{ns}:runs               zset        enqueued flow run ids, by creation time
+{ns}:w:<worker>         string      a worker's heartbeat (JSON), expiring
+{ns}:workers            set         worker names;  ``{ns}:queues``: set of queues served
 ======================  ==========  ===========================================================
+
+RQ's keys of enqueued flow runs (``rq:queue:<ns>:<queue>``, ``rq:job:<fr>``, ...) are RQ's
+own, on the flow-run server (``FLOQ_FLOW_RUN_REDIS_URL``, by default the same server).
+
+Slots (Redis Cluster): one slot per namespace
+---------------------------------------------
+Every key starts with the namespace as its hash tag, ``{ns}``, so a namespace lives in one
+slot, on one node. Why this layout and not one slot per queue or per flow run: a script's
+work crosses those lines. ``complete`` records an outcome (flow-run keys), acknowledges the
+entry (the queue's stream), schedules a retry (the retries set) and releases dependents that
+may wait on another queue; ``cancel`` walks a flow run's task runs across its queues. Split per
+slot, each of these would become several scripts with idempotent steps and a window between
+them in which a crash leaves a run half-recorded, which is the one thing the protocol exists
+to prevent. One slot keeps every script atomic, as on a single server (RQ's maintainers and
+Prefect's docket made the same choice: one slot per queue or docket). What a cluster gives
+floq is then availability (a replica per master, failover) and room for several
+deployments: namespaces spread over the nodes, and one namespace per team or service scales
+out. Scripts declare their fixed keys in KEYS (the node that runs a script is the one of
+KEYS[1]); the per-run keys they derive from ARGV prefixes (a dependent's hash, a flow run's
+index) share the hash tag, so they are on that node too, and Redis refuses a script that
+reaches outside its node's slots. ``tests/cluster`` runs the contract suite and the
+integration tests on a real 3-node cluster and checks that every key written is in one slot.
 
 Task-run hash fields (``TaskField``): ``r`` flow run id, ``i`` task run id, ``p`` payload
 (CallRecord), ``q`` queue, ``u`` upstream ids (comma list), ``w`` unfinished upstreams, ``n``

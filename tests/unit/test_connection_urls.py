@@ -1,0 +1,65 @@
+"""Redis URLs: one server, a cluster, a Sentinel set; bad ones named, passwords never shown."""
+
+from __future__ import annotations
+
+import pytest
+from redis.cluster import RedisCluster
+
+from floq.errors import ConfigurationError, FloqError
+from floq.settings import Settings
+from floq.store import embedded
+from floq.store.connection import connect, is_cluster, redacted
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("redis+cluster://", "host:port"),
+        ("redis+cluster://127.0.0.1:notaport", "bad port"),
+        ("redis+cluster://127.0.0.1:7000/3", "database 0 only"),
+        ("redis+sentinel://127.0.0.1:26379", "/service"),
+        ("redis+sentinel://127.0.0.1:26379/svc/x", "database number"),
+    ],
+)
+def test_a_bad_url_is_named_with_the_reason(url: str, reason: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        connect(url)
+    assert url in str(raised.value) and reason in str(raised.value)
+
+
+def test_an_unreachable_cluster_names_its_url() -> None:
+    closed_port = embedded.free_port()  # bound and released: nothing listens
+    url = f"redis+cluster://u:secret@127.0.0.1:{closed_port}"
+    with pytest.raises(FloqError) as raised:
+        connect(url, connect_timeout=0.5)
+    assert f"127.0.0.1:{closed_port}" in str(raised.value)
+    assert "secret" not in str(raised.value)
+
+
+def test_a_sentinel_client_is_built_without_asking_the_sentinels() -> None:
+    client = connect("redis+sentinel://u:pw@127.0.0.1:1,127.0.0.1:2/mymaster/2")
+    kwargs = client.connection_pool.connection_kwargs
+    assert (kwargs["db"], kwargs["username"], kwargs["password"]) == (2, "u", "pw")
+    assert client.connection_pool.service_name == "mymaster"
+
+
+def test_passwords_are_redacted_in_every_scheme() -> None:
+    for scheme in ("redis", "rediss", "redis+cluster", "redis+sentinel"):
+        shown = redacted(f"{scheme}://user:hunter2@h1:1,h2:2/x")
+        assert shown == f"{scheme}://user:***@h1:1,h2:2/x"
+
+
+def test_settings_take_cluster_and_sentinel_urls_but_rq_needs_one_server() -> None:
+    env = {"FLOQ_REDIS_URL": "redis+cluster://127.0.0.1:7000,127.0.0.1:7001"}
+    assert is_cluster(Settings.from_env(env).redis_url or "")
+    env["FLOQ_FLOW_RUN_REDIS_URL"] = "redis+sentinel://127.0.0.1:26379/m"
+    with pytest.raises(ConfigurationError, match="FLOQ_FLOW_RUN_REDIS_URL must name one server"):
+        Settings.from_env(env)
+    with pytest.raises(ConfigurationError, match="FLOQ_REDIS_URL must start with one of"):
+        Settings.from_env({"FLOQ_REDIS_URL": "http://u:pw@x"})
+    assert not is_cluster("redis://127.0.0.1:7000")
+
+
+def test_a_cluster_url_builds_a_cluster_client(cluster_url: str) -> None:
+    client = connect(cluster_url)
+    assert isinstance(client, RedisCluster) and len(client.get_primaries()) == 3
