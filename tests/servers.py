@@ -118,8 +118,10 @@ class SentinelSet:
 
     def __init__(self, servers: Servers) -> None:
         self.servers = servers
-        self.master = servers.start("appendonly no")
-        self.replica = servers.start(f"replicaof 127.0.0.1 {self.master}")
+        # min-replicas-to-write: a deposed master refuses writes at once (see floq.store.failover)
+        safe = ("min-replicas-to-write 1", "min-replicas-max-lag 10")
+        self.master = servers.start("appendonly no", *safe)
+        self.replica = servers.start(f"replicaof 127.0.0.1 {self.master}", *safe)
         self.sentinel = servers.start(
             f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master} 1",
             f"sentinel down-after-milliseconds {self.SERVICE} 2000",

@@ -8,7 +8,7 @@ URLs (wherever floq takes one: ``FLOQ_REDIS_URL``, ``--redis``, ``url=``):
   as its hash tag, so a namespace lives in one slot (see :mod:`floq.store.protocol`).
 * ``redis+sentinel://[user:pass@]host:port[,host:port...]/service[/db]``
   (``rediss+sentinel://``): the master of ``service`` as the Sentinels say, followed across
-  failovers (redis-py's Sentinel client re-asks them after a lost connection).
+  failovers (see :mod:`floq.store.failover`).
 
 Query options (``?ssl_ca_certs=...``) are redis-py's, as on a plain URL. redis-py 8 defaults
 ``socket_timeout`` to 5 s, so blocking reads (XREADGROUP/XREAD BLOCK) use a client of their
@@ -28,6 +28,7 @@ from redis.sentinel import Sentinel
 from floq.errors import ConfigurationError, FloqError
 from floq.settings import URL_SCHEMES
 from floq.settings import redacted as redacted  # re-exported: callers import it from here
+from floq.store import failover
 
 _MULTI = re.compile(r"^(rediss?)\+(cluster|sentinel)://(?:([^@/]*)@)?([^/?]+)(/[^?]*)?(\?.*)?$")
 
@@ -109,7 +110,11 @@ def _sentinel(
     sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}
     sentinel_options.update(timeouts)
     sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **timeouts)  # type: ignore[no-untyped-call]
-    master: redis.Redis = sentinels.master_for(service, **options, **timeouts)  # type: ignore[no-untyped-call]
+    ssl = options.pop("ssl", False)
+    connection_class = failover.FailoverSSLConnection if ssl else failover.FailoverConnection
+    master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        service, connection_class=connection_class, retry=failover.retry(), **options, **timeouts
+    )
     return master
 
 

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 import redis
+import redis.cluster
 
 NAMES = ("submit", "complete", "promote", "reclaim", "cancel", "flow_state")
 
@@ -40,9 +41,19 @@ class Scripts:
             self._client.script_load(source(name))
 
     def call(self, target: Any, name: str, keys: list[str], args: list[Any]) -> Any:
+        """On a pipeline, queue the call (:meth:`execute` reloads on NOSCRIPT); on a client,
+        run it, loading the scripts again once if the server forgot them (a restart, or a
+        replica promoted by a failover: the script cache is not replicated)."""
         # execute_command, not evalsha(): redis-py's cluster pipeline refuses evalsha() by
         # name, while every key of a script is in the namespace's slot (one node) anyway.
-        return target.execute_command("EVALSHA", sha(name), len(keys), *keys, *args)
+        command = ("EVALSHA", sha(name), len(keys), *keys, *args)
+        if isinstance(target, (redis.client.Pipeline, redis.cluster.ClusterPipeline)):
+            return target.execute_command(*command)  # type: ignore[no-untyped-call]
+        try:
+            return target.execute_command(*command)
+        except redis.exceptions.NoScriptError:
+            self.load()
+            return target.execute_command(*command)
 
     def execute(self, build: Callable[[Any], None]) -> list[Any]:
         """Build a pipeline with ``build(pipe)`` and run it; reload the scripts once if need be."""
