@@ -3,6 +3,12 @@
 Layout: ``b"FQ"``, one format-version byte, one flags byte, then (when signed) a 32-byte
 HMAC-SHA256 of the body, then the cloudpickle body. Decoding checks all of it and raises
 :class:`~floq.errors.SerializationError` carrying the raw bytes and the reason.
+
+A secret (``FLOQ_SECRET``) may hold several, comma-separated, for rotation: the first signs,
+any of them verifies. Rotating without refusing anything in flight, one restart at a time:
+(1) ``FLOQ_SECRET=old,new`` on every process (still signs with ``old``, accepts both);
+(2) once all have it, ``new,old`` (signs with ``new``, still accepts ``old``); (3) once nothing
+signed with ``old`` can be left (``FLOQ_RESULT_TTL`` later), ``new``.
 """
 
 from __future__ import annotations
@@ -55,8 +61,13 @@ def dumps(
         ) from error
     if secret is None:
         return MAGIC + bytes((VERSION, 0)) + bytes(body)
-    mac = hmac.new(secret, body, hashlib.sha256).digest()
+    mac = hmac.new(secret_keys(secret)[0], body, hashlib.sha256).digest()
     return MAGIC + bytes((VERSION, _SIGNED)) + mac + bytes(body)
+
+
+def secret_keys(secret: bytes) -> list[bytes]:
+    """The keys in a ``FLOQ_SECRET`` value: comma-separated, the first one signs."""
+    return [key.strip() for key in secret.split(b",") if key.strip()] or [secret]
 
 
 def _fast(obj: Any) -> bytes | None:
@@ -77,9 +88,16 @@ def loads(raw: bytes, secret: bytes | None = None) -> Any:
     if secret is not None:
         if not signed:
             raise SerializationError("payload is not signed and FLOQ_SECRET is set", raw=raw)
-        expected = hmac.new(secret, body, hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, raw[4 : 4 + _MAC_SIZE]):
-            raise SerializationError("payload signature does not match FLOQ_SECRET", raw=raw)
+        mac = raw[4 : 4 + _MAC_SIZE]
+        keys = secret_keys(secret)
+        if not any(
+            hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), mac) for key in keys
+        ):
+            raise SerializationError(
+                "payload was signed with a different FLOQ_SECRET than this process's "
+                f"({len(keys)} secret(s) tried)",
+                raw=raw,
+            )
     try:
         return cloudpickle.loads(body)
     except Exception as error:

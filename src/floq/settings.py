@@ -9,7 +9,7 @@ variable                   meaning                                    default
 =========================  =========================================  ================
 FLOQ_REDIS_URL             Redis server for the distributed path      (embedded server)
 FLOQ_FLOW_RUN_REDIS_URL    server of RQ's flow-run queues             FLOQ_REDIS_URL
-FLOQ_SECRET                HMAC key: sign payloads, refuse unsigned   (off)
+FLOQ_SECRET                HMAC key(s), comma-separated: first signs  (off)
 FLOQ_NAMESPACE             prefix of every Redis key floq writes      floq
 FLOQ_HOME                  where the embedded server keeps its files  ~/.floq
 FLOQ_LOG_LEVEL             level of floq's run logs on stderr         INFO

@@ -52,7 +52,7 @@ def test_unsigned_payload_refused_when_a_secret_is_set() -> None:
 
 def test_wrong_secret_refused() -> None:
     raw = serialization.dumps("hello", SECRET)
-    with pytest.raises(SerializationError, match="signature"):
+    with pytest.raises(SerializationError, match="different FLOQ_SECRET than this process"):
         serialization.loads(raw, b"another-secret")
 
 
@@ -60,7 +60,7 @@ def test_forged_body_refused() -> None:
     raw = serialization.dumps({"cmd": "safe"}, SECRET)
     header_and_mac = raw[: 4 + 32]
     forged = header_and_mac + serialization.dumps({"cmd": "evil"})[4:]
-    with pytest.raises(SerializationError, match="signature") as info:
+    with pytest.raises(SerializationError, match="different FLOQ_SECRET") as info:
         serialization.loads(forged, SECRET)
     assert info.value.raw == forged
 
@@ -68,7 +68,7 @@ def test_forged_body_refused() -> None:
 def test_flipped_bit_in_signed_payload_refused() -> None:
     raw = bytearray(serialization.dumps("data", SECRET))
     raw[-1] ^= 0x01
-    with pytest.raises(SerializationError, match="signature"):
+    with pytest.raises(SerializationError, match="different FLOQ_SECRET than this process"):
         serialization.loads(bytes(raw), SECRET)
 
 
@@ -99,3 +99,15 @@ def test_unpicklable_object_names_what() -> None:
     with pytest.raises(SerializationError, match="the call of task 'x'") as info:
         serialization.dumps(threading.Lock(), what="the call of task 'x'")
     assert "lock" in str(info.value).lower()
+
+
+def test_rotation_the_first_secret_signs_and_any_verifies() -> None:
+    old, new = b"old-secret", b"new-secret"
+    by_old = serialization.dumps("x", old)
+    step1 = serialization.dumps("x", b"old-secret, new-secret")  # signs with old
+    step2 = serialization.dumps("x", b"new-secret,old-secret")  # signs with new
+    assert step1 == by_old and serialization.loads(step2, new) == "x"
+    for value in (b"old-secret,new-secret", b"new-secret,old-secret"):
+        assert serialization.loads(by_old, value) == serialization.loads(step2, value) == "x"
+    with pytest.raises(SerializationError, match=r"2 secret\(s\) tried"):
+        serialization.loads(serialization.dumps("x", b"third"), b"new-secret,old-secret")
