@@ -20,6 +20,7 @@ FLOQ_HEARTBEAT_SECONDS     how often a worker refreshes its heartbeat 2
 FLOQ_WORKER_TTL            heartbeat lapse after which work is taken  10
 FLOQ_REAP_SECONDS          how often each worker looks for lapses     5
 FLOQ_DRAIN_SECONDS         SIGTERM grace period for in-flight runs    30
+FLOQ_REDIS_RETRY_SECONDS   how long a lost Redis is waited for        60
 FLOQ_QUEUES                queues a flow-worker serves (comma list)   default
 FLOQ_WORKER_MODE           concurrent, parallel or dask               concurrent
 FLOQ_CONCURRENCY           task runs a worker runs at once            16
@@ -68,6 +69,7 @@ class Settings:
     worker_ttl: float = 10.0
     reap_seconds: float = 5.0
     drain_seconds: float = 30.0
+    redis_retry_seconds: float = 60.0
     queues: tuple[str, ...] = ("default",)
     worker_mode: str = "concurrent"
     concurrency: int = 16
@@ -120,6 +122,8 @@ class Settings:
                 self._fail(setting, "must be > 0")
         if self.flow_slots < 0:
             self._fail("flow_slots", "must be >= 0")
+        if self.redis_retry_seconds < 0:
+            self._fail("redis_retry_seconds", "must be >= 0")
         if self.worker_ttl <= self.heartbeat_seconds:
             self._fail(
                 "worker_ttl",
@@ -174,6 +178,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_WORKER_TTL": ("worker_ttl", float),
     "FLOQ_REAP_SECONDS": ("reap_seconds", float),
     "FLOQ_DRAIN_SECONDS": ("drain_seconds", float),
+    "FLOQ_REDIS_RETRY_SECONDS": ("redis_retry_seconds", float),
     "FLOQ_QUEUES": ("queues", lambda raw: tuple(q.strip() for q in raw.split(","))),
     "FLOQ_WORKER_MODE": ("worker_mode", str),
     "FLOQ_CONCURRENCY": ("concurrency", int),

@@ -66,7 +66,7 @@ def test_a_flow_survives_a_sentinel_failover(tmp_path: Path, namespace: str, wor
         assert new != old
         progress = len(list(done_dir.iterdir()))
         assert progress < TASKS, "the flow ended before the failover: make the tasks slower"
-        thread.join(timeout=WAIT * 4)
+        thread.join(timeout=WAIT * 2.5)
         assert not thread.is_alive(), f"the flow hung after the failover\n{workers.logs()}"
         assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
         assert seen["result"] == 3 * sum(range(TASKS))

@@ -10,9 +10,10 @@ URLs (wherever floq takes one: ``FLOQ_REDIS_URL``, ``--redis``, ``url=``):
   (``rediss+sentinel://``): the master of ``service`` as the Sentinels say, followed across
   failovers (see :mod:`floq.store.failover`).
 
-Query options (``?ssl_ca_certs=...``) are redis-py's, as on a plain URL. redis-py 8 defaults
-``socket_timeout`` to 5 s, so blocking reads (XREADGROUP/XREAD BLOCK) use a client of their
-own with no socket timeout.
+Query options (``?ssl_ca_certs=...``) are redis-py's, as on a plain URL. Every client rides
+out a lost connection (:mod:`floq.store.outage`). Commands time out after 10 s; blocking reads
+(XREADGROUP/XREAD BLOCK, never more than a second here) use a client of their own that allows
+20 s, so that a server cut off by a partition is noticed, not waited for forever.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ import re
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import parse_url
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from floq.errors import ConfigurationError, FloqError
-from floq.settings import URL_SCHEMES
+from floq.settings import URL_SCHEMES, get_settings
 from floq.settings import redacted as redacted  # re-exported: callers import it from here
 from floq.store import failover
+from floq.store.outage import OutageRetry
 
 _MULTI = re.compile(r"^(rediss?)\+(cluster|sentinel)://(?:([^@/]*)@)?([^/?]+)(/[^?]*)?(\?.*)?$")
 
@@ -37,11 +41,21 @@ def is_cluster(url: str) -> bool:
     return url.startswith(("redis+cluster://", "rediss+cluster://"))
 
 
-def connect(url: str, *, blocking: bool = False, connect_timeout: float = 3.0) -> Any:
-    """A client for ``url``; with ``blocking``, one whose reads may block without a timeout."""
+def connect(
+    url: str,
+    *,
+    blocking: bool = False,
+    connect_timeout: float = 3.0,
+    retry_seconds: float | None = None,
+) -> Any:
+    """A client for ``url``; with ``blocking``, one for blocking reads. It retries a lost
+    connection for ``retry_seconds`` (default ``FLOQ_REDIS_RETRY_SECONDS``)."""
+    if retry_seconds is None:
+        retry_seconds = get_settings().redis_retry_seconds
     timeouts: dict[str, Any] = {
         "socket_connect_timeout": connect_timeout,
-        "socket_timeout": None if blocking else 10.0,
+        "socket_timeout": 20.0 if blocking else 10.0,
+        "retry": OutageRetry(redacted(url), retry_seconds),
     }
     try:
         multi = _MULTI.match(url)
@@ -93,7 +107,11 @@ def _cluster(
     options = _options(scheme, auth, "0", query)
     options.pop("db", None)
     startup = [ClusterNode(host, port) for host, port in nodes]  # type: ignore[no-untyped-call]
-    return RedisCluster(startup_nodes=startup, **options, **timeouts)
+    outage: OutageRetry = timeouts["retry"]
+    # The cluster client counts its retries (and finds the slots again between them): about
+    # one a second for the same budget.
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), max(0, int(outage.seconds)))
+    return RedisCluster(startup_nodes=startup, **options, **{**timeouts, "retry": retry})
 
 
 def _sentinel(
@@ -107,13 +125,14 @@ def _sentinel(
     if not db.isdigit():
         raise ValueError(f"bad database number {db!r}")
     options = _options(scheme, auth, db, query)
+    plain = {k: v for k, v in timeouts.items() if k != "retry"}
     sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}
-    sentinel_options.update(timeouts)
-    sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **timeouts)  # type: ignore[no-untyped-call]
+    sentinel_options.update(plain)
+    sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **plain)  # type: ignore[no-untyped-call]
     ssl = options.pop("ssl", False)
     connection_class = failover.FailoverSSLConnection if ssl else failover.FailoverConnection
     master: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
-        service, connection_class=connection_class, retry=failover.retry(), **options, **timeouts
+        service, connection_class=connection_class, **options, **timeouts
     )
     return master
 

@@ -7,30 +7,28 @@ against this): the deposed master then refuses writes with ``NOREPLICAS`` as soo
 replica leaves. :class:`FailoverConnection` turns that refusal, a ``READONLY`` reply (the old
 master now a replica) and ``UNBLOCKED`` (a blocked read cut short by the change of role) into
 a lost connection, so that redis-py asks the Sentinels for the master again and the command
-runs again there, with capped, jittered backoff for up to about :data:`RETRY_SECONDS`.
+runs again there (retried as any lost connection is: :mod:`floq.store.outage`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError, ResponseError, TimeoutError
-from redis.retry import Retry
+from redis.exceptions import ConnectionError, ResponseError
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
-RETRY_SECONDS = 30.0
 _MOVED_ON = ("NOREPLICAS", "UNBLOCKED", "READONLY", "MASTERDOWN", "LOADING")
-
-
-def retry() -> Retry:
-    """Backoff from 50 ms, capped at 1 s: about ``RETRY_SECONDS`` of attempts in all."""
-    backoff = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
-    return Retry(backoff, int(RETRY_SECONDS), supported_errors=(ConnectionError, TimeoutError))
 
 
 class FailoverConnection(SentinelManagedConnection):
     """A master connection that treats the replies of a master being replaced as a lost link."""
+
+    def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+        # redis-py 8 reconnects a dropped connection here, to the address it had: the master
+        # that was just deposed. Ask the Sentinels first, as a new connection does.
+        if not self._sock and self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        super().connect_check_health(*args, **kwargs)
 
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
