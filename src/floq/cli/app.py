@@ -20,6 +20,7 @@ from floq.flows import Flow
 from floq.settings import Settings
 from floq.states import State
 from floq.store.connection import redacted
+from floq.store.embedded import redis_url_or_embedded
 
 # the flag of each setting a command line can set (flag > environment > default)
 FLAGS = {
@@ -157,7 +158,7 @@ def server(url: str | None, namespace: str | None) -> tuple[str, str]:
     """(URL, namespace) from ``--redis`` and ``--namespace`` over the environment (the
     embedded server's URL if none is set), validated."""
     settings = settings_from_flags(redis_url=url, namespace=namespace)
-    return talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    return talks_to(redis_url_or_embedded(settings), settings.namespace)
 
 
 def talks_to(url: str, namespace: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import click
 from floq import logs
 from floq.cli.app import FloqCommand, settings_from_flags, talks_to
 from floq.settings import LOG_FORMATS, WORKER_MODES
+from floq.store.embedded import redis_url_or_embedded
 
 
 @click.command("flow-worker", cls=FloqCommand)
@@ -58,7 +59,7 @@ def flow_worker_cli(
         flow_slots=flow_slots,
         log_format=log_format,
     )
-    url, _ = talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    url, _ = talks_to(redis_url_or_embedded(settings), settings.namespace)
     config = WorkerConfig(
         url=url,
         settings=settings,

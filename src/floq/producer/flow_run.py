@@ -28,6 +28,7 @@ from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import Cancelled, Pending, Scheduled, State, StateType
 from floq.store.connection import check, connect
+from floq.store.embedded import redis_url_or_embedded
 from floq.store.flow_runs import FlowRunStore, TaskRunRow
 from floq.store.keys import Keys
 from floq.store.serving import no_worker_hint
@@ -48,7 +49,7 @@ def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunS
 
 
 def _address(url: str | None) -> str:
-    return url or get_settings().redis_url_or_embedded()
+    return url or redis_url_or_embedded(get_settings())
 
 
 @functools.lru_cache(maxsize=32)

@@ -162,10 +162,11 @@ def main(argv: list[str]) -> None:
     from floq import logs
     from floq.producer.jobs import JobSerializer, rq_queue_name
     from floq.settings import get_settings
+    from floq.store.embedded import redis_url_or_embedded
 
     settings = get_settings()
     logs.set_worker_name(name)
-    connection = redis.Redis.from_url(settings.redis_url_or_embedded())
+    connection = redis.Redis.from_url(redis_url_or_embedded(settings))
     rq_queues = [
         Queue(rq_queue_name(settings.namespace, q), connection=connection, serializer=JobSerializer)
         for q in queues
