@@ -21,7 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from floq.errors import FloqError
-from floq.producer.jobs import TRAMPOLINE, JobSerializer, describe, rq_queue_name
+from floq.producer.jobs import TRAMPOLINE, describe
 from floq.producer.status import reconcile
 from floq.producer.trampoline import encode_call
 from floq.runs import new_run_id
@@ -30,7 +30,8 @@ from floq.states import Cancelled, Pending, Scheduled, State, StateType
 from floq.store.connection import check, connect
 from floq.store.embedded import redis_url_or_embedded
 from floq.store.flow_runs import FlowRunStore, TaskRunRow
-from floq.store.keys import Keys
+from floq.store.keys import Keys, rq_queue_name
+from floq.store.rq_jobs import JobSerializer
 from floq.store.serving import no_worker_hint
 
 logger = logging.getLogger("floq.producer")
