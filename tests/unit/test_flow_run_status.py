@@ -89,6 +89,6 @@ def test_job_serializer_output_reads_with_plain_pickle() -> None:
 def test_url_of_a_client_gives_back_its_url(url: str) -> None:
     import redis
 
-    from floq.producer.trampoline import url_of
+    from floq.worker.trampoline import url_of
 
     assert url_of(redis.Redis.from_url(url)) == url  # no connection is made

@@ -21,9 +21,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from floq.errors import FloqError
-from floq.producer.jobs import TRAMPOLINE, describe
+from floq.producer.jobs import TRAMPOLINE, describe, encode_call
 from floq.producer.status import reconcile
-from floq.producer.trampoline import encode_call
 from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import Cancelled, Pending, Scheduled, State, StateType
