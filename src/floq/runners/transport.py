@@ -6,6 +6,8 @@ sends back the run's final state, history and run count. The code shipped by val
 file names (the child's tracebacks show the lines of files it has; the call is encoded per
 run, so the sources themselves stay home), and the state carries its exception's traceback
 text (:mod:`floq.tracebacks`): the exception re-raised here shows the child's traceback.
+Outcomes are public API of the runners: ``flow-worker`` encodes the ones ``RedisTaskRunner``
+decodes with :func:`encode_outcome` and :func:`decode_outcome`.
 """
 
 from __future__ import annotations
