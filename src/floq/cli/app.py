@@ -13,7 +13,7 @@ from typing import Any
 import click
 import redis
 
-from floq import __version__, views
+from floq import __version__, logs, views
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import FloqError
 from floq.flows import Flow
@@ -114,6 +114,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def run_here(flow: Flow[Any, Any], kwargs: dict[str, Any], on_start: Any = None) -> State:
+    logs.show_run_logs()
     if flow.is_async:
         return asyncio.run(run_flow_async(flow, (), kwargs, on_start=on_start))
     return run_flow_sync(flow, (), kwargs, on_start=on_start)

@@ -19,7 +19,6 @@ from floq.engine.core import attempts
 from floq.engine.inputs import walk
 from floq.engine.shells import drive_async, drive_sync
 from floq.runs import FlowRunRecord, new_run_id, short_id
-from floq.settings import get_settings
 from floq.states import State
 
 
@@ -41,8 +40,6 @@ def _begin(
         parent.run.id if parent is not None else None,
     )
     runner = flow.new_runner()  # the flow's runner, else the default (ConcurrentTaskRunner)
-    settings = get_settings()
-    logs.install_default_handler(settings.log_level, settings.log_format)
     if flow.log_prints:
         logs.enable_log_prints()
     flow_run = FlowRunContext(flow, record, runner)

@@ -23,7 +23,6 @@ from floq.errors import SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import crash, guarded
 from floq.runs import TaskRunRecord
-from floq.settings import get_settings
 from floq.states import Failed, State
 
 Outcome = tuple[State, list[State], int]
@@ -63,8 +62,7 @@ def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
 def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
     """In the child: decode the call, run it to its final state, encode the outcome."""
     call: TaskCall = serialization.loads(payload)
-    settings = get_settings()
-    logs.install_default_handler(settings.log_level, settings.log_format)
+    logs.show_run_logs()
     if call.log_prints:
         logs.enable_log_prints()
     if call.task.is_async:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import rq
 
-from floq import serialization
+from floq import logs, serialization
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import SerializationError
 from floq.settings import get_settings
@@ -39,6 +39,7 @@ def run_flow(payload: bytes) -> Any:
     """Run the flow call ``payload`` as the current RQ job's flow run; the flow's value."""
     job = rq.get_current_job()
     assert job is not None, "run_flow runs inside an RQ job"
+    logs.show_run_logs()
     settings = get_settings()
     store = FlowRunStore(job.connection, Keys(settings.namespace), settings.result_ttl)
     running = Running(f"attempt {_attempt(store, job.id)}")
