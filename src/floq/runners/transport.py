@@ -25,7 +25,7 @@ from floq.runners.base import crash, guarded
 from floq.runs import TaskRunRecord
 from floq.states import Failed, State
 
-Outcome = tuple[State, list[State], int]
+TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and run count
 
 
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
@@ -86,7 +86,7 @@ def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None
         return serialization.dumps((failed, history, run.run_count), secret)
 
 
-def decode_outcome(raw: bytes, secret: bytes | None = None) -> Outcome:
+def decode_outcome(raw: bytes, secret: bytes | None = None) -> TaskRunOutcome:
     return serialization.loads(raw, secret)  # type: ignore[no-any-return]
 
 
