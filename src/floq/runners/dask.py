@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall
 from floq.errors import RunnerError
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner
 from floq.runners.main_guard import require_main_guard
 from floq.runners.transport import decode_outcome, encode_call, finish_from, run_encoded
+from floq.runs import TaskCall
 from floq.states import State
 
 

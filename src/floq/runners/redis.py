@@ -21,12 +21,11 @@ from typing import Any
 
 import redis
 
-from floq.engine.task_runs import TaskCall
 from floq.errors import FloqError, RunnerError, SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, crash
 from floq.runners.transport import decode_outcome, explained
-from floq.runs import new_run_id
+from floq.runs import TaskCall, new_run_id
 from floq.settings import get_settings
 from floq.states import StateType
 from floq.store.connection import check, connect, redacted

@@ -18,11 +18,11 @@ from typing import Any
 
 from floq import logs, serialization
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
+from floq.engine.task_runs import run_task_async, run_task_sync
 from floq.errors import SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import crash, guarded
-from floq.runs import TaskRunRecord
+from floq.runs import TaskCall, TaskRunRecord
 from floq.states import Failed, State
 
 TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and run count

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from floq import serialization
-from floq.engine.task_runs import TaskCall
 from floq.errors import SerializationError
-from floq.runs import TaskRunRecord
+from floq.runs import TaskCall, TaskRunRecord
 
 VERSION = 1
 
