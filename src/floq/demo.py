@@ -17,6 +17,7 @@ import redis
 from floq.flows import flow
 from floq.runners.redis import RedisTaskRunner
 from floq.settings import Settings
+from floq.store.embedded import redis_url_or_embedded
 from floq.store.keys import Keys
 from floq.store.protocol import WorkerRegistry
 from floq.tasks import task
@@ -59,7 +60,7 @@ def wait_for_workers(url: str, settings: Settings, count: int, timeout: float = 
 
 def run_demo(numbers: int = 20) -> str:
     settings = Settings.from_env()
-    url = settings.redis_url_or_embedded()
+    url = redis_url_or_embedded(settings)
     workers = start_workers(url, 2)
     try:
         wait_for_workers(url, settings, 2)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+from floq import logs
 from floq.definitions import Definition, build_options
 from floq.engine.core import RunSpec
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
@@ -72,6 +73,7 @@ class Flow(Definition[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the flow; ``return_state=True`` returns its final State instead of its value."""
         return_state = bool(kwargs.pop("return_state", False))
+        logs.show_run_logs()
         if self.is_async:
             return self._call_async(args, kwargs, return_state)
         state = run_flow_sync(self, args, kwargs)

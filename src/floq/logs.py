@@ -18,6 +18,7 @@ from typing import Any
 
 from floq import context
 from floq.errors import MissingContextError
+from floq.settings import get_settings
 
 _original_print = builtins.print
 _install_lock = threading.Lock()
@@ -136,6 +137,17 @@ def install_default_handler(level: str, log_format: str = "text") -> None:
         root.addHandler(handler)
         root.setLevel(level)
         root.propagate = False
+
+
+def show_run_logs() -> None:
+    """:func:`install_default_handler` with ``FLOQ_LOG_LEVEL`` and ``FLOQ_LOG_FORMAT``: what a
+    process that runs flows or tasks calls once before (calling it again costs nothing).
+
+    Callers: ``Flow.__call__`` and ``floq run`` (runs here), the trampoline (enqueued runs,
+    in RQ's work horse), the child processes of the process-pool and Dask runners."""
+    if not _handler_installed:
+        settings = get_settings()
+        install_default_handler(settings.log_level, settings.log_format)
 
 
 def _print(*args: Any, **kwargs: Any) -> None:

@@ -1,4 +1,5 @@
-"""Records of task runs and flow runs: who they are, their state and its history.
+"""Records of task runs and flow runs: who they are, their state and its history; and the
+:class:`TaskCall` that makes a task run (what runners, the store and the engine pass along).
 
 Hooks receive these records (``on_completion(task, task_run, state)``); the engine moves
 their state only through :func:`floq.states.transition`.
@@ -10,9 +11,12 @@ import hashlib
 import itertools
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floq.states import Pending, State
+
+if TYPE_CHECKING:
+    from floq.context import FlowRunContext
 
 _prefix = os.urandom(8).hex()
 _counter = itertools.count()
@@ -72,3 +76,26 @@ class FlowRunRecord(RunRecord):
     flow_name: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
     parent_run_id: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class TaskCall:
+    """A task, its arguments (futures still inside) and the record of the run they make.
+
+    ``upstream`` (the futures found in the arguments and ``wait_for``) and ``flow_run`` stay
+    in the submitting process: they are dropped when the call is pickled.
+    """
+
+    task: Any
+    run: TaskRunRecord
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    wait_for: tuple[Any, ...] = ()
+    log_prints: bool = False
+    resolve: bool = True  # False when the arguments hold no future, ref or state
+    upstream: dict[str, Any] = field(default_factory=dict)
+    flow_run: FlowRunContext | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kept = (self.task, self.run, self.args, self.kwargs, self.wait_for)
+        return (TaskCall, (*kept, self.log_prints, self.resolve))

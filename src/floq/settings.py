@@ -149,14 +149,6 @@ class Settings:
         labels.update((k, v) for k, v in (given_as or {}).items() if k in changes)
         return dataclasses.replace(self, given_as=tuple(labels.items()), **changes)
 
-    def redis_url_or_embedded(self) -> str:
-        """The configured Redis URL, or the embedded server's (started if need be)."""
-        if self.redis_url:
-            return self.redis_url
-        from floq.store.embedded import ensure_server
-
-        return ensure_server(self.home)
-
 
 URL_SCHEMES = (
     "redis://", "rediss://", "unix://",

@@ -15,10 +15,10 @@ from floq.definitions import Definition, build_options
 from floq.engine import inputs
 from floq.engine.core import RunSpec
 from floq.engine.retries import DelaySpec, RetryPolicy, exponential_backoff
-from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
+from floq.engine.task_runs import run_task_async, run_task_sync
 from floq.errors import MappingError, MissingContextError
 from floq.futures import TaskFuture, TaskFutureList
-from floq.runs import TaskRunRecord, new_run_id, short_id
+from floq.runs import TaskCall, TaskRunRecord, new_run_id, short_id
 from floq.states import State
 
 __all__ = ["Task", "exponential_backoff", "task"]

@@ -18,8 +18,9 @@ from rq.job import Job
 
 from floq.errors import FloqError
 from floq.producer import FlowRun, enqueue
-from floq.producer.jobs import TRAMPOLINE, JobSerializer, rq_queue_name
-from floq.store.keys import Keys
+from floq.producer.jobs import TRAMPOLINE
+from floq.store.keys import Keys, rq_queue_name
+from floq.store.rq_jobs import JobSerializer
 
 HERE = str(Path(__file__).parent)
 

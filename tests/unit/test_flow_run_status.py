@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from floq.producer.jobs import JobSerializer, describe, rq_queue_name
+from floq.producer.jobs import describe
 from floq.producer.status import reconcile
 from floq.states import AwaitingRetry, Completed, Failed, Pending, Running, StateType
+from floq.store.keys import rq_queue_name
+from floq.store.rq_jobs import JobSerializer
 
 
 def test_a_final_record_wins_over_the_job() -> None:
@@ -69,6 +71,9 @@ def test_job_serializer_output_reads_with_plain_pickle() -> None:
     value = {"a": (1, 2.5, "three")}
     assert pickle.loads(JobSerializer.dumps(value)) == value
     assert JobSerializer.loads(JobSerializer.dumps(lambda: 7))() == 7
+    from floq.producer import jobs
+
+    assert jobs.JobSerializer is JobSerializer  # rq worker -S floq.producer.jobs.JobSerializer
 
 
 @pytest.mark.parametrize(
@@ -84,6 +89,6 @@ def test_job_serializer_output_reads_with_plain_pickle() -> None:
 def test_url_of_a_client_gives_back_its_url(url: str) -> None:
     import redis
 
-    from floq.producer.trampoline import url_of
+    from floq.worker.trampoline import url_of
 
     assert url_of(redis.Redis.from_url(url)) == url  # no connection is made

@@ -8,9 +8,10 @@ import pytest
 
 from floq import flow
 from floq.errors import SerializationError
-from floq.producer.trampoline import decode_call, encode_call
+from floq.producer.jobs import encode_call
 from floq.store.protocol import Claim, FlowCall, Result, Submission, Summary
 from floq.store.protocol.taskruns import STOP, ResultEntry
+from floq.worker.trampoline import decode_call
 
 SECRET = b"s3cret"
 
@@ -107,9 +108,11 @@ def test_the_trampoline_keeps_its_flow_call_wire_format(monkeypatch: Any) -> Non
     raw = encode_call(adds, (1,), {}, "default")
     flow_, args, kwargs, queue = decode_call(raw, "run-1")
     assert (flow_.name, args, kwargs, queue) == ("adds", (1,), {}, "default")
-    from floq.producer.trampoline import run_flow  # RQ jobs already queued name it
+    from floq.producer.trampoline import run_flow  # every RQ job of a flow run names it
+    from floq.worker import trampoline
 
-    assert callable(run_flow)
+    monkeypatch.setattr(trampoline, "run_flow", lambda payload: ("ran", payload))
+    assert run_flow(raw) == ("ran", raw)  # it runs the worker's trampoline
 
 
 def test_a_bad_flow_call_raises_with_its_bytes() -> None:

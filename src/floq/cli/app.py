@@ -13,13 +13,14 @@ from typing import Any
 import click
 import redis
 
-from floq import __version__, views
+from floq import __version__, logs, views
 from floq.engine.flow_runs import run_flow_async, run_flow_sync
 from floq.errors import FloqError
 from floq.flows import Flow
 from floq.settings import Settings
 from floq.states import State
 from floq.store.connection import redacted
+from floq.store.embedded import redis_url_or_embedded
 
 # the flag of each setting a command line can set (flag > environment > default)
 FLAGS = {
@@ -113,6 +114,7 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def run_here(flow: Flow[Any, Any], kwargs: dict[str, Any], on_start: Any = None) -> State:
+    logs.show_run_logs()
     if flow.is_async:
         return asyncio.run(run_flow_async(flow, (), kwargs, on_start=on_start))
     return run_flow_sync(flow, (), kwargs, on_start=on_start)
@@ -157,7 +159,7 @@ def server(url: str | None, namespace: str | None) -> tuple[str, str]:
     """(URL, namespace) from ``--redis`` and ``--namespace`` over the environment (the
     embedded server's URL if none is set), validated."""
     settings = settings_from_flags(redis_url=url, namespace=namespace)
-    return talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    return talks_to(redis_url_or_embedded(settings), settings.namespace)
 
 
 def talks_to(url: str, namespace: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from floq import logs
 from floq.cli.app import FloqCommand, settings_from_flags, talks_to
 from floq.settings import LOG_FORMATS, WORKER_MODES
 from floq.store.connection import is_cluster
+from floq.store.embedded import redis_url_or_embedded
 from floq.store.flow_runs import NO_FLOW_RUN_SERVER
 
 
@@ -63,7 +64,7 @@ def flow_worker_cli(
         log_format=log_format,
     )
     logs.install_default_handler(settings.log_level, settings.log_format)
-    url, _ = talks_to(settings.redis_url_or_embedded(), settings.namespace)
+    url, _ = talks_to(redis_url_or_embedded(settings), settings.namespace)
     flow_slots = 0 if burst else settings.flow_slots
     if flow_slots and is_cluster(url) and not settings.flow_run_redis_url:
         flow_slots = 0

@@ -50,7 +50,7 @@ Hook = Callable[..., Any]
 
 @dataclass(frozen=True, slots=True)
 class Invoke:
-    """Run the function once, within ``timeout`` seconds; send back an :class:`Outcome`."""
+    """Run the function once, within ``timeout`` seconds; send back an :class:`AttemptOutcome`."""
 
     timeout: float | None
 
@@ -72,7 +72,7 @@ Action = Invoke | Sleep | CallUser
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class AttemptOutcome:
     """What one attempt gave: a value, or the exception it raised."""
 
     value: Any = None
@@ -92,7 +92,7 @@ class RunSpec:
     on_failure: Sequence[Hook] = ()
 
 
-def final_state(spec: RunSpec, run: HasState, outcome: Outcome) -> State:
+def final_state(spec: RunSpec, run: HasState, outcome: AttemptOutcome) -> State:
     """The state one attempt's outcome stands for."""
     error = outcome.error
     if error is None:
@@ -112,7 +112,7 @@ def attempts(spec: RunSpec, run: Any) -> Generator[Action, Any, State]:
     transition(run, Retrying() if run.run_count else Running())
     while True:
         run.run_count += 1
-        outcome: Outcome = yield Invoke(spec.timeout)
+        outcome: AttemptOutcome = yield Invoke(spec.timeout)
         state = final_state(spec, run, outcome)
         if state.is_failed() and run.run_count <= spec.policy.retries:
             retry = True

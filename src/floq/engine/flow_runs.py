@@ -19,7 +19,6 @@ from floq.engine.core import attempts
 from floq.engine.inputs import walk
 from floq.engine.shells import drive_async, drive_sync
 from floq.runs import FlowRunRecord, new_run_id, short_id
-from floq.settings import get_settings
 from floq.states import State
 
 
@@ -41,8 +40,6 @@ def _begin(
         parent.run.id if parent is not None else None,
     )
     runner = flow.new_runner()  # the flow's runner, else the default (ConcurrentTaskRunner)
-    settings = get_settings()
-    logs.install_default_handler(settings.log_level, settings.log_format)
     if flow.log_prints:
         logs.enable_log_prints()
     flow_run = FlowRunContext(flow, record, runner)
@@ -62,7 +59,7 @@ def _started(flow_run: FlowRunContext) -> Iterator[None]:
         flow_run.runner.close()
 
 
-def _settle(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
+def _attempt_value(flow_run: FlowRunContext, value: Any, first_run: int) -> Any:
     """The attempt's value: returned futures and states resolved; see the module docstring.
 
     ``first_run`` is where this attempt's task runs start in ``flow_run.task_runs``.
@@ -93,7 +90,7 @@ def run_flow_sync(
             value = flow.fn(*args, **kwargs)
         finally:
             flow_run.runner.wait_all()
-        return _settle(flow_run, value, first_run)
+        return _attempt_value(flow_run, value, first_run)
 
     spec = flow.run_spec
     with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), _started(flow_run):
@@ -115,7 +112,7 @@ async def run_flow_async(
             value = await flow.fn(*args, **kwargs)
         finally:
             await asyncio.to_thread(flow_run.runner.wait_all)
-        return _settle(flow_run, value, first_run)
+        return _attempt_value(flow_run, value, first_run)
 
     spec = flow.run_spec
     with context.entered(RunContext(flow_run, None, bool(flow.log_prints))), _started(flow_run):

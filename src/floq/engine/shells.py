@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Generator
 from types import FrameType
 from typing import Any
 
-from floq.engine.core import Action, CallUser, Invoke, Outcome, Sleep
+from floq.engine.core import Action, AttemptOutcome, CallUser, Invoke, Sleep
 from floq.errors import TaskRunTimeout
 from floq.states import State
 
@@ -93,27 +93,27 @@ def _timeout_error(label: str, timeout: float) -> TaskRunTimeout:
 
 def _attempt_sync(
     invoke: Callable[[], Any], timeout: float | None, label: str, mode: TimeoutMode
-) -> Outcome:
+) -> AttemptOutcome:
     try:
         if timeout is None:
-            return Outcome(invoke())
+            return AttemptOutcome(invoke())
         if mode is TimeoutMode.SIGNAL and threading.current_thread() is threading.main_thread():
-            return Outcome(_with_alarm(invoke, timeout, label))
-        return Outcome(_in_helper_thread(invoke, timeout, label))
+            return AttemptOutcome(_with_alarm(invoke, timeout, label))
+        return AttemptOutcome(_in_helper_thread(invoke, timeout, label))
     except BaseException as error:
-        return Outcome(error=error)
+        return AttemptOutcome(error=error)
 
 
 async def _attempt_async(
     invoke: Callable[[], Awaitable[Any]], timeout: float | None, label: str
-) -> Outcome:
+) -> AttemptOutcome:
     try:
         if timeout is None:
-            return Outcome(await invoke())
+            return AttemptOutcome(await invoke())
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
-                return Outcome(await invoke())
+                return AttemptOutcome(await invoke())
         except TimeoutError:
             if not deadline.expired():
                 raise  # the task's own TimeoutError, not ours
@@ -121,7 +121,7 @@ async def _attempt_async(
     except asyncio.CancelledError:
         raise
     except BaseException as error:
-        return Outcome(error=error)
+        return AttemptOutcome(error=error)
 
 
 def _with_alarm(invoke: Callable[[], Any], timeout: float, label: str) -> Any:
@@ -138,15 +138,15 @@ def _with_alarm(invoke: Callable[[], Any], timeout: float, label: str) -> Any:
 
 
 def _in_helper_thread(invoke: Callable[[], Any], timeout: float, label: str) -> Any:
-    box: list[Outcome] = []
+    box: list[AttemptOutcome] = []
     done = threading.Event()
     context = contextvars.copy_context()
 
     def target() -> None:
         try:
-            box.append(Outcome(context.run(invoke)))
+            box.append(AttemptOutcome(context.run(invoke)))
         except BaseException as error:
-            box.append(Outcome(error=error))
+            box.append(AttemptOutcome(error=error))
         done.set()
 
     threading.Thread(target=target, name=f"floq-timeout-{label}", daemon=True).start()

@@ -12,39 +12,15 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from floq import context
-from floq.context import FlowRunContext, RunContext
+from floq.context import RunContext
 from floq.engine import inputs
 from floq.engine.core import attempts
 from floq.engine.shells import TimeoutMode, drive_async, drive_sync
-from floq.runs import TaskRunRecord
+from floq.runs import TaskCall
 from floq.states import Cached, NotReady, State, transition
-
-
-@dataclass(slots=True, eq=False)
-class TaskCall:
-    """A task, its arguments (futures still inside) and the record of the run they make.
-
-    ``upstream`` (the futures found in the arguments and ``wait_for``) and ``flow_run`` stay
-    in the submitting process: they are dropped when the call is pickled.
-    """
-
-    task: Any
-    run: TaskRunRecord
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    wait_for: tuple[Any, ...] = ()
-    log_prints: bool = False
-    resolve: bool = True  # False when the arguments hold no future, ref or state
-    upstream: dict[str, Any] = field(default_factory=dict)
-    flow_run: FlowRunContext | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        kept = (self.task, self.run, self.args, self.kwargs, self.wait_for)
-        return (TaskCall, (*kept, self.log_prints, self.resolve))
 
 
 def _prepare(call: TaskCall, upstream: Mapping[str, State]) -> State | tuple[Any, Any]:

@@ -21,15 +21,16 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from floq.errors import FloqError
-from floq.producer.jobs import TRAMPOLINE, JobSerializer, describe, rq_queue_name
+from floq.producer.jobs import TRAMPOLINE, describe, encode_call
 from floq.producer.status import reconcile
-from floq.producer.trampoline import encode_call
 from floq.runs import new_run_id
 from floq.settings import get_settings
 from floq.states import Cancelled, Pending, Scheduled, State, StateType
 from floq.store.connection import check, connect
+from floq.store.embedded import redis_url_or_embedded
 from floq.store.flow_runs import FlowRunStore, TaskRunRow
-from floq.store.keys import Keys
+from floq.store.keys import Keys, rq_queue_name
+from floq.store.rq_jobs import JobSerializer
 from floq.store.serving import no_worker_hint
 
 logger = logging.getLogger("floq.producer")
@@ -49,7 +50,7 @@ def open_store(url: str | None = None, namespace: str | None = None) -> FlowRunS
 
 
 def _address(url: str | None) -> str:
-    return url or get_settings().redis_url_or_embedded()
+    return url or redis_url_or_embedded(get_settings())
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,39 +1,29 @@
-"""How flow runs sit in RQ: the queue name, the serializer, the job's description.
+"""How the producer puts flow runs in RQ: the job's function, argument and description.
 
 A flow run is an RQ job whose function is the importable trampoline
-:func:`floq.producer.trampoline.run_flow` and whose one argument is the flow call in floq's
-envelope (cloudpickled, signed under ``FLOQ_SECRET``). RQ sees a readable description, never
-the payload. RQ's queue for floq queue ``q`` is ``<namespace>:<q>`` (``floq:default``), so
-namespaces keep deployments (and tests) apart in RQ as well.
+:func:`floq.producer.trampoline.run_flow` (it runs the flow on the worker) and whose one
+argument is the flow call in floq's envelope (cloudpickled, signed under ``FLOQ_SECRET``).
+RQ sees a readable description, never the payload. RQ's queue name and the job serializer
+are the store's (:func:`floq.store.keys.rq_queue_name`, :class:`floq.store.rq_jobs.JobSerializer`).
 """
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
-import cloudpickle
+from floq.settings import get_settings
+from floq.store.protocol.records import FlowCall
+
+# The serializer's old home: ``rq worker -S floq.producer.jobs.JobSerializer`` keeps working.
+from floq.store.rq_jobs import JobSerializer as JobSerializer
 
 TRAMPOLINE = "floq.producer.trampoline.run_flow"
 _SHOWN = 60  # characters of each parameter's repr in a job's description
 
 
-class JobSerializer:
-    """RQ job data out with cloudpickle (return values may be ``__main__`` objects), in with
-    plain pickle, which reads cloudpickle's output: RQ tools without this serializer still
-    read floq's jobs."""
-
-    @staticmethod
-    def dumps(obj: Any) -> bytes:
-        return cloudpickle.dumps(obj, protocol=5)  # type: ignore[no-any-return]
-
-    @staticmethod
-    def loads(raw: bytes) -> Any:
-        return pickle.loads(raw)
-
-
-def rq_queue_name(namespace: str, queue: str) -> str:
-    return f"{namespace}:{queue}"
+def encode_call(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], queue: str) -> bytes:
+    """The job's one argument: the flow call, encoded (and signed under ``FLOQ_SECRET``)."""
+    return FlowCall(flow, args, kwargs, queue).encode(get_settings().secret)
 
 
 def describe(flow_name: str, parameters: dict[str, Any]) -> str:

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
-from floq.engine.task_runs import TaskCall
 from floq.errors import RunnerError
 from floq.futures import TaskFuture
+from floq.runs import TaskCall
 from floq.states import Crashed, State, transition
 
 

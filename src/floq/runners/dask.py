@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall
 from floq.errors import RunnerError
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner
 from floq.runners.main_guard import require_main_guard
 from floq.runners.transport import decode_outcome, encode_call, finish_from, run_encoded
+from floq.runs import TaskCall
 from floq.states import State
 
 
@@ -53,20 +53,17 @@ class DaskTaskRunner(TaskRunner):
         return self._client
 
     def start(self) -> None:
-        distributed = _import_distributed()
-        if self.address is None:
+        import_distributed()  # before the guard: a missing extra is the first thing to say
+        if not self.address:
             require_main_guard(type(self).__name__)
-            self._cluster = _cluster_class(self.cluster_class, distributed)(**self.cluster_kwargs)
-            self._client = distributed.Client(self._cluster, **self.client_kwargs)
-        else:
-            self._client = distributed.Client(self.address, **self.client_kwargs)
+        self._client, self._cluster = open_client(
+            self.address, self.cluster_class, self.cluster_kwargs, self.client_kwargs
+        )
 
     def shutdown(self) -> None:
         self._dask_futures.clear()
         if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+            close_client(self._client, self._cluster)
         self._client = self._cluster = None
 
     def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
@@ -90,13 +87,38 @@ def _dask_entry(payload: bytes, edges: dict[str, bytes], known: dict[str, State]
     return run_encoded(payload, {**known, **upstream}, TimeoutMode.THREAD)
 
 
-def _import_distributed() -> Any:
+def import_distributed() -> Any:
+    """The ``distributed`` module, or a :class:`RunnerError` saying how to install it."""
     try:
         return importlib.import_module("distributed")
     except ImportError:
         raise RunnerError(
             "DaskTaskRunner needs dask.distributed: pip install 'floq[dask]'"
         ) from None
+
+
+def open_client(
+    address: str | None,
+    cluster_class: type | str | Callable[..., Any] | None = None,
+    cluster_kwargs: dict[str, Any] | None = None,
+    client_kwargs: dict[str, Any] | None = None,
+) -> tuple[Any, Any]:
+    """A ``distributed.Client`` of the scheduler at ``address``, or of a cluster started here
+    (``cluster_class``, default ``LocalCluster``, with ``cluster_kwargs``), and that cluster
+    (None with an ``address``). :func:`close_client` closes both. Used by
+    :class:`DaskTaskRunner` and by the dask mode of ``flow-worker``."""
+    distributed = import_distributed()
+    cluster = None
+    if not address:
+        cluster = _cluster_class(cluster_class, distributed)(**(cluster_kwargs or {}))
+    return distributed.Client(address or cluster, **(client_kwargs or {})), cluster
+
+
+def close_client(client: Any, cluster: Any) -> None:
+    """Close what :func:`open_client` opened: the client, then its cluster if it started one."""
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def _cluster_class(spec: Any, distributed: Any) -> Any:
@@ -108,4 +130,4 @@ def _cluster_class(spec: Any, distributed: Any) -> Any:
     return spec
 
 
-__all__ = ["DaskTaskRunner"]
+__all__ = ["DaskTaskRunner", "close_client", "import_distributed", "open_client"]

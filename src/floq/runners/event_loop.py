@@ -1,4 +1,7 @@
-"""An asyncio event loop in its own daemon thread, for async tasks submitted from any thread."""
+"""An asyncio event loop in its own daemon thread, for async tasks submitted from any thread.
+
+``ConcurrentTaskRunner`` and the concurrent mode of ``flow-worker`` run async tasks on one.
+"""
 
 from __future__ import annotations
 

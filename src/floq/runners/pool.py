@@ -4,7 +4,7 @@
 ``ThreadPoolExecutor`` would add a second one, a work item and a semaphore per call,
 which measured as most of the runner's overhead on small tasks. A thread is added only
 when no worker is idle, up to ``max_workers``, so a task blocked on another task's result
-never starves the pool below that bound.
+never starves the pool below that bound. The concurrent mode of ``flow-worker`` uses it too.
 """
 
 from __future__ import annotations

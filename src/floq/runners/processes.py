@@ -10,11 +10,11 @@ from typing import Any
 
 from floq import serialization
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, when_ready
 from floq.runners.main_guard import require_main_guard
 from floq.runners.transport import encode_call, finish_from, run_encoded
+from floq.runs import TaskCall
 from floq.states import State
 
 

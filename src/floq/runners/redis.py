@@ -21,15 +21,15 @@ from typing import Any
 
 import redis
 
-from floq.engine.task_runs import TaskCall
 from floq.errors import FloqError, RunnerError, SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, crash
 from floq.runners.transport import decode_outcome, explained
-from floq.runs import new_run_id
+from floq.runs import TaskCall, new_run_id
 from floq.settings import get_settings
 from floq.states import StateType
 from floq.store.connection import check, connect, redacted
+from floq.store.embedded import redis_url_or_embedded
 from floq.store.keys import Keys
 from floq.store.protocol import Submission, TaskRunProtocol
 from floq.store.records import CallRecord, encode_code
@@ -60,7 +60,7 @@ class RedisTaskRunner(TaskRunner):
 
     def start(self) -> None:
         settings = get_settings()
-        self._address = self.url or settings.redis_url_or_embedded()
+        self._address = self.url or redis_url_or_embedded(settings)
         self._keys = Keys(self.namespace or settings.namespace)
         self._secret, self._ttl = settings.secret, settings.result_ttl
         self._client: Any = connect(self._address)

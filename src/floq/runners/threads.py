@@ -5,11 +5,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 from typing import Any
 
-from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
+from floq.engine.task_runs import run_task_async, run_task_sync
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, guarded, when_ready
 from floq.runners.event_loop import EventLoopThread
 from floq.runners.pool import ThreadPool
+from floq.runs import TaskCall
 from floq.settings import get_settings
 from floq.states import State
 

@@ -6,6 +6,8 @@ sends back the run's final state, history and run count. The code shipped by val
 file names (the child's tracebacks show the lines of files it has; the call is encoded per
 run, so the sources themselves stay home), and the state carries its exception's traceback
 text (:mod:`floq.tracebacks`): the exception re-raised here shows the child's traceback.
+Outcomes are public API of the runners: ``flow-worker`` encodes the ones ``RedisTaskRunner``
+decodes with :func:`encode_outcome` and :func:`decode_outcome`.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from typing import Any
 
 from floq import logs, serialization
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall, run_task_async, run_task_sync
+from floq.engine.task_runs import run_task_async, run_task_sync
 from floq.errors import SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import crash, guarded
-from floq.runs import TaskRunRecord
-from floq.settings import get_settings
+from floq.runs import TaskCall, TaskRunRecord
 from floq.states import Failed, State
 
-Outcome = tuple[State, list[State], int]
+TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and run count
 
 
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
@@ -61,8 +62,7 @@ def _unpicklable_argument(call: TaskCall) -> tuple[str, Any] | None:
 def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode) -> bytes:
     """In the child: decode the call, run it to its final state, encode the outcome."""
     call: TaskCall = serialization.loads(payload)
-    settings = get_settings()
-    logs.install_default_handler(settings.log_level, settings.log_format)
+    logs.show_run_logs()
     if call.log_prints:
         logs.enable_log_prints()
     if call.task.is_async:
@@ -86,7 +86,7 @@ def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None
         return serialization.dumps((failed, history, run.run_count), secret)
 
 
-def decode_outcome(raw: bytes, secret: bytes | None = None) -> Outcome:
+def decode_outcome(raw: bytes, secret: bytes | None = None) -> TaskRunOutcome:
     return serialization.loads(raw, secret)  # type: ignore[no-any-return]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 
 from floq.errors import ConfigurationError, FloqError
+from floq.settings import Settings
 
 
 def binary() -> str:
@@ -74,6 +75,11 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def redis_url_or_embedded(settings: Settings) -> str:
+    """The configured Redis URL, or the embedded server's (started if need be)."""
+    return settings.redis_url or ensure_server(settings.home)
 
 
 def ensure_server(home: Path, *, quiet: bool = False) -> str:

@@ -93,3 +93,9 @@ class Keys:
     def served(self) -> str:
         """Set of the queue names workers serve (added at each heartbeat; reapers walk it)."""
         return f"{self.root}queues"
+
+
+def rq_queue_name(namespace: str, queue: str) -> str:
+    """RQ's queue of floq queue ``queue``: ``<namespace>:<queue>`` (``floq:default``), so that
+    namespaces keep deployments (and tests) apart in RQ as well."""
+    return f"{namespace}:{queue}"

@@ -6,9 +6,9 @@ from typing import Any
 
 from rq import Queue
 
-from floq.producer.jobs import JobSerializer, rq_queue_name
-from floq.store.keys import Keys
+from floq.store.keys import Keys, rq_queue_name
 from floq.store.protocol.queues import delayed_by_queue, stream_counts, stream_queues
+from floq.store.rq_jobs import JobSerializer
 
 
 def queue_names(client: Any, keys: Keys, rq_client: Any) -> list[str]:

@@ -12,12 +12,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from floq import serialization
-from floq.engine.task_runs import TaskCall
 from floq.errors import SerializationError
-from floq.runs import TaskRunRecord
+from floq.runs import TaskCall, TaskRunRecord
 
 VERSION = 1
 
@@ -75,33 +74,41 @@ def encode_code(task: Any, secret: bytes | None) -> tuple[str, bytes]:
     return hashlib.sha256(raw).hexdigest()[:32], raw
 
 
-class CodeCache:
-    """Decoded tasks by content address, bounded (least recently used go first)."""
+V = TypeVar("V")
+
+
+class _Bounded(Generic[V]):
+    """Values by content address, bounded (least recently used go first), thread-safe."""
 
     def __init__(self, size: int = 512) -> None:
         self._size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, code: str) -> Any | None:
+    def get(self, code: str) -> V | None:
         with self._lock:
-            task = self._items.get(code)
-            if task is not None:
+            value = self._items.get(code)
+            if value is not None:
                 self._items.move_to_end(code)
-            return task
+            return value
 
-    def put(self, code: str, task: Any) -> None:
+    def put(self, code: str, value: V) -> None:
         with self._lock:
-            self._items[code] = task
+            self._items[code] = value
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
-    def __contains__(self, code: str) -> bool:
-        with self._lock:
-            return code in self._items
+
+class CodeCache(_Bounded[bytes]):
+    """Tasks' code as stored (the bytes of :func:`encode_code`) by content address: what a
+    worker fetched once and hands to each attempt that needs it."""
 
 
-tasks = CodeCache()  # this process's decoded tasks (workers, their children, Dask workers)
+class TaskCache(_Bounded[Any]):
+    """Tasks decoded from their code, by content address (see :func:`task_for`)."""
+
+
+tasks = TaskCache()  # this process's decoded tasks (workers, their children, Dask workers)
 
 
 def task_for(code: str, raw: bytes | None, secret: bytes | None) -> Any:

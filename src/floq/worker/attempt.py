@@ -8,11 +8,11 @@ worker): it gets bytes and gives bytes back, so the payload stays encoded until 
 from __future__ import annotations
 
 from floq.engine.shells import TimeoutMode
-from floq.engine.task_runs import TaskCall, run_attempt
+from floq.engine.task_runs import run_attempt
 from floq.errors import FloqError, SerializationError
 from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
-from floq.runs import RunRecord, TaskRunRecord
+from floq.runs import RunRecord, TaskCall, TaskRunRecord
 from floq.states import Crashed, Failed, State
 from floq.store.protocol import Claim, Result, Summary
 from floq.store.records import CallRecord, task_for

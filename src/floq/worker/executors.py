@@ -158,14 +158,13 @@ class DaskExecutor:
     """Dask mode: each attempt is submitted to the cluster at ``address`` (or a local one)."""
 
     def __init__(self, address: str | None, secret: bytes | None) -> None:
-        from floq.runners.dask import _import_distributed
+        from floq.runners.dask import import_distributed, open_client
 
-        distributed = _import_distributed()
+        import_distributed()  # a missing extra is the one thing said
         if not address:
             logger.info("dask mode: no --dask-address given; starting a LocalCluster")
         with sigint_blocked():  # its processes, and the threads that start them, inherit it
-            self._cluster = None if address else distributed.LocalCluster()
-            self._client = distributed.Client(address or self._cluster)
+            self._client, self._cluster = open_client(address)
         if self._cluster is not None:
             logger.info(
                 "dask mode: LocalCluster of %d worker process(es), scheduler %s, dashboard %s",

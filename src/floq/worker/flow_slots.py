@@ -16,7 +16,7 @@ If the flow-worker dies however it dies (``kill -9`` too), its slots, their work
 their RQ schedulers end at once (:mod:`floq.worker.children`). The heartbeat lists the slots
 (name and pid) for ``floq workers``.
 
-RQ's own CLI runs one by hand too: ``rq worker -S floq.producer.jobs.JobSerializer floq:default``.
+RQ's own CLI runs one by hand too: ``rq worker -S floq.store.rq_jobs.JobSerializer floq:default``.
 """
 
 from __future__ import annotations
@@ -160,12 +160,14 @@ def main(argv: list[str]) -> None:
     from rq import Queue
 
     from floq import logs
-    from floq.producer.jobs import JobSerializer, rq_queue_name
     from floq.settings import get_settings
+    from floq.store.embedded import redis_url_or_embedded
+    from floq.store.keys import rq_queue_name
+    from floq.store.rq_jobs import JobSerializer
 
     settings = get_settings()
     logs.set_worker_name(name)
-    url = settings.flow_run_redis_url or settings.redis_url_or_embedded()
+    url = settings.flow_run_redis_url or redis_url_or_embedded(settings)
     connection = redis.Redis.from_url(url)
     rq_queues = [
         Queue(rq_queue_name(settings.namespace, q), connection=connection, serializer=JobSerializer)
