@@ -29,6 +29,7 @@ logger = logging.getLogger("floq.store")
 
 _lock = threading.Lock()
 _outages: dict[str, float] = {}  # server (redacted URL) -> monotonic time its outage began
+_reached: set[str] = set()  # servers that answered in this process (redis-py copies retries)
 
 
 class OutageRetry(Retry):
@@ -37,7 +38,6 @@ class OutageRetry(Retry):
     def __init__(self, server: str, seconds: float) -> None:
         super().__init__(ExponentialWithJitterBackoff(base=0.05, cap=2.0), -1)
         self.server, self.seconds = server, seconds
-        self.reached = False  # set by the first command that succeeds
 
     def call_with_retry(
         self,
@@ -57,14 +57,14 @@ class OutageRetry(Retry):
                 fail(error, failures) if with_failure_count else fail(error)
                 time.sleep(self._wait(error, failures))
                 continue
-            self.reached = True
+            _reached.add(self.server)
             if failures:
                 _ended(self.server)
             return result
 
     def _wait(self, error: Exception, failures: int) -> float:
         """How long to sleep before the next try; raises once the budget is spent."""
-        if not self.reached or self.seconds <= 0:
+        if self.server not in _reached or self.seconds <= 0:
             raise error
         began = _began(self.server, error, self.seconds)
         left = began + self.seconds - time.monotonic()

@@ -1,0 +1,12 @@
+"""The chaos suite: faults injected into real servers and real workers (see each module).
+
+The integration fixtures apply here too (``workers``, ``namespace``, ...)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+
+from integration_fixtures import *  # noqa: F403

@@ -1,0 +1,120 @@
+"""Redis restarts in the middle of a flow: with its data (AOF), and without it.
+
+A server of the test's own (Debian's ``redis-server``, AOF with ``appendfsync always``), two
+flow-workers and the flow's coordinator on it; the server is stopped and started again on the
+same port while task runs are in flight.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+from integration_helpers import WAIT, outcomes, wait_until
+
+from floq import flow, task
+from floq.runners import RedisTaskRunner
+from floq.store.connection import connect
+from floq.store.keys import Keys
+from servers import Servers
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+TASKS = 200
+
+
+@task
+def step(x: int, folder: str) -> int:
+    time.sleep(0.05)
+    (Path(folder) / f"{x}-{time.monotonic_ns()}").touch()  # one file per execution
+    return x + 1
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[Servers, int]]:
+    servers = Servers(tmp_path / "server")
+    port = servers.start("appendonly yes", "appendfsync always")
+    yield servers, port
+    servers.stop()
+
+
+def _run_in_thread(flow_fn: Any, *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    seen: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            seen["result"] = flow_fn(*args)
+        except BaseException as error:
+            seen["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, seen
+
+
+def test_a_flow_completes_across_a_restart_with_persistence(
+    server: tuple[Servers, int], namespace: str, workers: Any, tmp_path: Path
+) -> None:
+    servers, port = server
+    url = f"redis://127.0.0.1:{port}/0"
+    done = tmp_path / "done"
+    done.mkdir()
+    workers.url = url
+    for _ in range(2):
+        workers.start("--concurrency", "4")
+    workers.wait_registered(2)
+    seen_id: dict[str, str] = {}
+
+    @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
+    def counted(n: int) -> int:
+        futures = step.map(range(n), str(done))
+        seen_id["flow_run_id"] = futures[0].task_run.flow_run_id or ""
+        return sum(future.result() for future in futures)
+
+    thread, seen = _run_in_thread(counted, TASKS)
+    wait_until(lambda: len(list(done.iterdir())) >= 40, WAIT, "40 task runs done")
+    servers.restart(port, down_for=1.0)
+    thread.join(timeout=WAIT * 3)
+    assert not thread.is_alive(), f"the flow hung after the restart\n{workers.logs()}"
+    assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
+    assert seen["result"] == sum(range(1, TASKS + 1))
+    client = connect(url)
+    recorded = Counter(run for run, _ in outcomes(client, Keys(namespace), seen_id["flow_run_id"]))
+    assert len(recorded) == TASKS and set(recorded.values()) == {1}, recorded.most_common(3)
+    logs = workers.logs()
+    assert "lost Redis at" in logs and "is back after" in logs, logs
+    assert "Traceback" not in logs, logs
+    assert all(p.poll() is None for p in workers.processes), "a worker exited"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10: NOGROUP after a lost stream stops the worker")
+def test_a_restart_that_lost_the_data_ends_the_flow_instead_of_hanging(
+    server: tuple[Servers, int], namespace: str, workers: Any, tmp_path: Path
+) -> None:
+    servers, port = server
+    url = f"redis://127.0.0.1:{port}/0"
+    done = tmp_path / "done"
+    done.mkdir()
+    workers.url = url
+    workers.start("--concurrency", "4")
+    workers.wait_registered(1)
+
+    @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
+    def counted(n: int) -> int:
+        return sum(future.result() for future in step.map(range(n), str(done)))
+
+    thread, seen = _run_in_thread(counted, TASKS)
+    wait_until(lambda: len(list(done.iterdir())) >= 20, WAIT, "20 task runs done")
+    servers.restart(port, lose_data=True)
+    thread.join(timeout=WAIT * 3)
+    assert not thread.is_alive(), f"the flow hung after the data was lost\n{workers.logs()}"
+    error = seen.get("error")
+    assert error is not None and "Crashed" in type(error).__name__ + str(error), repr(error)
+    assert "vanished" in str(error) or "lost" in str(error), str(error)
