@@ -10,3 +10,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 
 from integration_fixtures import *  # noqa: F403
+
+from netns import hosts  # noqa: F401  (network-namespace hosts, a fixture)
