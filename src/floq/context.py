@@ -7,12 +7,24 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from floq.runs import FlowRunRecord, TaskRunRecord
+from floq.runs import FlowRunRecord, TaskCall, TaskRunRecord
+from floq.states import State
 
 if TYPE_CHECKING:
     from floq.runners.base import TaskRunner
+
+
+class TaskRunReuse(Protocol):
+    """Results of an earlier attempt of the flow run, offered to its task calls (an enqueued
+    flow run retried after a crash: :mod:`floq.worker.resume`)."""
+
+    def reused(self, call: TaskCall) -> State | None:
+        """The call's final state if an earlier attempt completed it; else None."""
+
+    def watch(self, call: TaskCall, future: Any) -> None:
+        """Keep the call's result once its future completes, for a later attempt."""
 
 
 @dataclass(slots=True, eq=False)
@@ -25,6 +37,7 @@ class FlowRunContext:
     task_runs: list[TaskRunRecord] = field(default_factory=list)
     # per task name, numbers for default task-run names (square-0, square-1, ...)
     run_numbers: dict[str, Iterator[int]] = field(default_factory=dict)
+    reuse: TaskRunReuse | None = None  # set for enqueued flow runs (by the worker)
 
     def next_run_number(self, task_name: str) -> int:
         """The next number of ``task_name``'s runs in this flow run (safe across threads)."""

@@ -45,6 +45,8 @@ class TaskOptions:
     log_prints: bool | None = None
     cache_key_fn: Callable[..., str | None] | None = None
     cache_expiration: datetime.timedelta | None = None
+    # False: never kept for a retried enqueued flow run to reuse (see floq.worker.resume)
+    persist_result: bool | None = None
 
 
 class Task(Definition[P, R]):
@@ -118,7 +120,10 @@ class Task(Definition[P, R]):
     def submit(self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any) -> Any:
         """Hand the call to the flow's task runner; returns a :class:`TaskFuture` at once."""
         flow_run = _require_flow_run(self, "submit")
-        return flow_run.runner.submit(self._call(args, kwargs, _as_tuple(wait_for), flow_run))
+        call = self._call(args, kwargs, _as_tuple(wait_for), flow_run)
+        if flow_run.reuse is None:
+            return flow_run.runner.submit(call)
+        return _hand_over(flow_run, [call])[0]
 
     def map(
         self, *args: Any, wait_for: Iterable[Any] | None = None, **kwargs: Any
@@ -129,7 +134,9 @@ class Task(Definition[P, R]):
         flow_run = _require_flow_run(self, "map")
         wait = _as_tuple(wait_for)
         calls = [self._call(a, k, wait, flow_run) for a, k in expand_map(self, args, kwargs)]
-        return TaskFutureList(flow_run.runner.map(calls))
+        if flow_run.reuse is None:
+            return TaskFutureList(flow_run.runner.map(calls))
+        return TaskFutureList(_hand_over(flow_run, calls))
 
     def _call(
         self,
@@ -179,6 +186,31 @@ class Task(Definition[P, R]):
             raise ValueError(
                 f"task {self.name!r}: task_run_name {template!r} names an unknown parameter {error}"
             ) from None
+
+
+def _hand_over(flow_run: FlowRunContext, calls: list[TaskCall]) -> list[TaskFuture[Any]]:
+    """Futures of ``calls``: finished at once for those an earlier attempt of the flow run
+    completed (reused), the others from the task runner (their results kept when done)."""
+    reuse = flow_run.reuse
+    assert reuse is not None
+    futures: list[TaskFuture[Any] | None] = [None] * len(calls)
+    fresh: list[int] = []
+    for i, call in enumerate(calls):
+        state = reuse.reused(call)
+        if state is None:
+            fresh.append(i)
+            continue
+        future: TaskFuture[Any] = TaskFuture(call.run)
+        future.finish(state)
+        futures[i] = future
+    if len(fresh) == 1:
+        submitted = [flow_run.runner.submit(calls[fresh[0]])]
+    else:
+        submitted = flow_run.runner.map([calls[i] for i in fresh]) if fresh else []
+    for i, future in zip(fresh, submitted, strict=True):
+        reuse.watch(calls[i], future)
+        futures[i] = future
+    return [future for future in futures if future is not None]
 
 
 def _require_flow_run(task: Task[Any, Any], verb: str) -> FlowRunContext:
@@ -260,6 +292,7 @@ def task(
     log_prints: bool | None = None,
     cache_key_fn: Callable[..., str | None] | None = None,
     cache_expiration: datetime.timedelta | None = None,
+    persist_result: bool | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

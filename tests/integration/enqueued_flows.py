@@ -84,3 +84,32 @@ def two_naps(folder: str) -> float:
     first = hold.submit(f"{folder}/first", 1.0).result()
     second = hold.submit(f"{folder}/second", 1.0).result()
     return len(first) + len(second)
+
+
+@task
+def tally(path: str, x: int) -> int:
+    """Appends ``x`` to ``path`` (one line per execution)."""
+    with open(path, "a") as out:
+        out.write(f"{x}\n")
+    return x * 10
+
+
+@task(persist_result=False)
+def tally_every_time(path: str) -> str:
+    with open(path, "a") as out:
+        out.write("ran\n")
+    return "ran"
+
+
+@flow
+def crash_once(folder: str, n: int) -> int:
+    """Completes ``n`` tallies, then (first attempt only) waits to be killed by the test."""
+    import os
+
+    total = sum(tally.map(f"{folder}/tally", range(n)).result())
+    tally_every_time.submit(f"{folder}/every").result()
+    Path(folder, f"pid-{os.getpid()}").write_text("stage 1 done")
+    deadline = time.monotonic() + 60
+    while not Path(folder, "killed").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the test kills this process now
+    return total + tally.submit(f"{folder}/tally", 100).result()

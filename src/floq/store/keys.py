@@ -46,6 +46,11 @@ class Keys:
         """The hash of one flow run: its state (enqueued runs) and counts of its task runs."""
         return f"{self.flow_prefix(flow_run_id)}run"
 
+    def kept(self, flow_run_id: str) -> str:
+        """The hash of a flow run's completed task-run results, by call key, for a retry of
+        the flow run to reuse (see :mod:`floq.worker.resume`)."""
+        return f"{self.flow_prefix(flow_run_id)}kept"
+
     def task_index(self, flow_run_id: str) -> str:
         """The list of a flow run's task run ids, in submission order."""
         return f"{self.flow_prefix(flow_run_id)}tasks"

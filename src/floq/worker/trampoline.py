@@ -28,7 +28,9 @@ from floq.states import AwaitingRetry, Failed, Running, State
 from floq.store.connection import connect
 from floq.store.flow_runs import FlowRunStore
 from floq.store.keys import Keys
+from floq.store.protocol.kept import KeptResults
 from floq.store.protocol.records import FlowCall
+from floq.worker.resume import Resume
 
 
 def decode_call(payload: bytes, run_id: str) -> tuple[Any, tuple[Any, ...], dict[str, Any], str]:
@@ -44,11 +46,14 @@ def run_flow(payload: bytes) -> Any:
     settings = get_settings()
     records = _records_client(job, settings)
     store = FlowRunStore(records, Keys(settings.namespace), settings.result_ttl, job.connection)
-    running = Running(f"attempt {_attempt(store, job.id)}")
+    attempt = _attempt(store, job.id)
+    running = Running(f"attempt {attempt}")
     if not store.transition(job.id, running, started=f"{time.time():.6f}", worker=_worker(job)):
         return None  # it ended before it started: cancelled
+    kept = KeptResults(store.client, store.keys, store.ttl)
+    resume = Resume(kept, job.id, attempt, settings.secret)
     try:
-        state = _decode_and_run(payload, job, settings)
+        state = _decode_and_run(payload, job, settings, resume)
     except Exception as error:  # floq's side of the run failed: the run fails with it
         where = f"on worker {_worker(job)}" if _worker(job) else "on its worker"
         message = f"flow run {job.id} failed {where}: {type(error).__name__}: {error}"
@@ -65,20 +70,28 @@ def _records_client(job: Any, settings: Any) -> Any:
     return job.connection
 
 
-def _decode_and_run(payload: bytes, job: Any, settings: Any) -> State:
+def _decode_and_run(payload: bytes, job: Any, settings: Any, resume: Resume) -> State:
     flow, args, kwargs, queue = decode_call(payload, job.id)
     if flow.task_runner is None:
         from floq.runners.redis import RedisTaskRunner
 
         url = settings.redis_url or url_of(job.connection)
         flow = flow.with_options(task_runner=RedisTaskRunner(url=url, queue=queue))
-    return _run(flow, args, kwargs, job.id)
+    try:
+        return _run(flow, args, kwargs, job.id, resume)
+    finally:
+        resume.flush()
 
 
-def _run(flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str) -> State:
+def _run(
+    flow: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run_id: str, resume: Resume
+) -> State:
+    def offer(flow_run: Any) -> None:
+        flow_run.reuse = resume
+
     if flow.is_async:
-        return asyncio.run(run_flow_async(flow, args, kwargs, run_id=run_id))
-    return run_flow_sync(flow, args, kwargs, run_id=run_id)
+        return asyncio.run(run_flow_async(flow, args, kwargs, run_id=run_id, on_start=offer))
+    return run_flow_sync(flow, args, kwargs, run_id=run_id, on_start=offer)
 
 
 def _record(store: FlowRunStore, job: Any, state: State) -> State:
