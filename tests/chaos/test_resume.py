@@ -51,3 +51,21 @@ def test_a_retried_flow_run_reuses_what_the_crashed_attempt_completed(
     reused = [t for t in data["task_runs"] if t["state"] == "Cached"]
     assert len(reused) == 6, data["task_runs"]
     assert all("reused from attempt 1" in (t.get("message") or "") for t in reused), reused
+
+
+def test_floq_retry_runs_a_failed_run_again_reusing_its_task_runs(
+    redis_url: str, namespace: str, workers: Any, floq: Any, tmp_path: Path
+) -> None:
+    workers.start("--flow-slots", "1", "--concurrency", "4", PYTHONPATH=HERE)
+    workers.wait_registered(1)
+    run = enqueue(enqueued_flows.fail_until_fixed, (str(tmp_path), 4), url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    assert run.wait(timeout=WAIT).name == "Failed"
+    (tmp_path / "fixed").touch()
+    done = floq("retry", run.id)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{run.id}: Pending"
+    assert run.result(timeout=WAIT) == 60
+    assert sorted(_lines(tmp_path / "tally")) == ["0", "1", "2", "3"]  # each ran once
+    again = floq("retry", run.id)
+    assert again.returncode == 1 and "only a Failed, Crashed or Cancelled" in again.stderr

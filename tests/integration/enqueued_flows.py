@@ -113,3 +113,12 @@ def crash_once(folder: str, n: int) -> int:
     while not Path(folder, "killed").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the test kills this process now
     return total + tally.submit(f"{folder}/tally", 100).result()
+
+
+@flow
+def fail_until_fixed(folder: str, n: int) -> int:
+    """Completes ``n`` tallies, then fails unless ``folder/fixed`` exists."""
+    total = sum(tally.map(f"{folder}/tally", range(n)).result())
+    if not Path(folder, "fixed").exists():
+        raise RuntimeError("fails until fixed")
+    return total

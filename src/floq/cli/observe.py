@@ -141,6 +141,16 @@ def cancel_command(run_id: str, url: str | None, namespace: str | None) -> None:
     click.echo(f"{run_id}: {state.name}")
 
 
+@floq_cli.command("retry")
+@click.argument("run_id", metavar="ID")
+@server_options
+def retry_command(run_id: str, url: str | None, namespace: str | None) -> None:
+    """Run a Failed, Crashed or Cancelled flow run again: a new attempt of the same call, which
+    reuses the task runs earlier attempts completed."""
+    state = fetch_run(run_id, url, namespace).retry()
+    click.echo(f"{run_id}: {state.name}")
+
+
 @floq_cli.command("workers")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @server_options

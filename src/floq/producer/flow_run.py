@@ -17,8 +17,9 @@ from typing import Any
 
 import redis
 from rq import Queue, Retry
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
+from rq.registry import CanceledJobRegistry
 
 from floq.errors import FloqError
 from floq.producer.jobs import TRAMPOLINE, describe, encode_call
@@ -233,6 +234,31 @@ class FlowRun:
         elif job is not None and status not in ("finished", "failed", "stopped", "canceled"):
             job.cancel()
         return self.state
+
+    def retry(self) -> State:
+        """Run a Failed, Crashed or Cancelled run again: its RQ job goes back on its queue, a
+        new attempt that reuses the task runs earlier attempts completed. Its state then
+        (Pending); FloqError if the run cannot be retried."""
+        state = self.state
+        if state.type not in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            raise FloqError(
+                f"flow run {self.id} is {state.name}: only a Failed, Crashed or Cancelled "
+                "flow run can be retried", run_id=self.id,
+            )  # fmt: skip
+        job = self._job()
+        if job is None:
+            raise FloqError(f"flow run {self.id}: its RQ job is gone (expired)", run_id=self.id)
+        self._store.reopen(self.id, Pending(f"retried after it ended {state.name}"))
+        for registry in (job.failed_job_registry, CanceledJobRegistry(
+            job.origin, connection=self._store.rq, serializer=JobSerializer
+        )):  # fmt: skip
+            try:
+                registry.requeue(job)
+                return self.state
+            except InvalidJobOperation:
+                continue
+        status = self._job_status(job)
+        raise FloqError(f"flow run {self.id}: RQ cannot requeue its job ({status})", run_id=self.id)
 
 
 class WorkerCheck:

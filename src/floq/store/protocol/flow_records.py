@@ -87,6 +87,15 @@ class FlowRunRecords:
             args += (name, value)
         return self.scripts.call(target, "flow_state", keys, args)
 
+    def reopen(self, run_id: str, state: State) -> None:
+        """Move an ended run back to ``state`` (a retry): its outcome and end are dropped."""
+        key = self.keys.run(run_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hdel(key, RunField.OUTCOME, "ended")
+        pipe.hset(key, RunField.TYPE, state.type.value)  # not final: flow_state records it
+        self._transition(pipe, run_id, state, {})
+        pipe.execute()
+
     def count_attempt(self, run_id: str) -> int:
         """Count one more attempt of the flow run (an RQ retry); its number."""
         return int(self.client.hincrby(self.keys.run(run_id), RunField.ATTEMPTS, 1))
