@@ -136,13 +136,15 @@ def workers_table(rows: Iterable[dict[str, Any]]) -> Table:
 
 
 def queues_table(rows: Iterable[dict[str, Any]]) -> Table:
-    columns = ("queue", "depth", "claimed", "delayed retries", "dead letters")
+    columns = ("queue", "depth", "oldest queued", "claimed", "delayed retries", "dead letters")
     table = _table(*columns, "flow runs queued", "flow runs running")
     for row in rows:
-        values = (row["depth"], row["claimed"], row["delayed"], row["dead"])
+        age = row.get("oldest_age")
+        oldest = "-" if age is None else f"{age:.1f}s"
+        values = (row["claimed"], row["delayed"], row["dead"])
         table.add_row(
-            row["queue"], *map(str, values), str(row["flow_runs_queued"]),
-            str(row["flow_runs_running"]),
+            row["queue"], str(row["depth"]), oldest, *map(str, values),
+            str(row["flow_runs_queued"]), str(row["flow_runs_running"]),
         )  # fmt: skip
     return table
 

@@ -125,6 +125,9 @@ def test_queues_counts_what_waits_where(floq: Any, client: Any, keys: Any) -> No
     client.xadd(keys.dead("q1"), {"reason": "test"})
     _enqueue(floq, "enqueued_flows:sum_of_squares", "-p", "n=1", "--queue", "q2")
     rows = {row["queue"]: row for row in json.loads(floq("queues", "--json").stdout)}
+    oldest = rows["q1"].pop("oldest_age")  # the first unclaimed one was submitted just now
+    assert 0 <= oldest < WAIT, oldest
+    assert rows["q2"]["oldest_age"] is None  # nothing waits on q2's stream
     assert rows["q1"] == {
         "queue": "q1", "depth": 2, "claimed": 1, "delayed": 1, "dead": 1,
         "flow_runs_queued": 0, "flow_runs_running": 0,

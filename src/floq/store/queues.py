@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rq import Queue
 
 from floq.store.keys import Keys, rq_queue_name
-from floq.store.protocol.queues import delayed_by_queue, stream_counts, stream_queues
+from floq.store.protocol.queues import (
+    delayed_by_queue,
+    oldest_waiting_age,
+    stream_counts,
+    stream_queues,
+)
 from floq.store.rq_jobs import JobSerializer
 
 
@@ -38,6 +44,7 @@ def queue_stats(client: Any, keys: Keys, rq_client: Any = None) -> list[dict[str
             "claimed": counts["claimed"],
             "delayed": delayed.get(name, 0),
             "dead": counts["dead"],
+            "oldest_age": oldest_waiting_age(client, keys, name, time.time()),
             "flow_runs_queued": rq_queue.count if known else 0,
             "flow_runs_running": rq_queue.started_job_registry.count if known else 0,
         })  # fmt: skip

@@ -38,3 +38,19 @@ def stream_counts(client: Any, keys: Keys, queue: str) -> dict[str, int]:
         claimed = 0
     depth = max(0, int(client.xlen(stream)) - claimed)
     return {"depth": depth, "claimed": claimed, "dead": int(client.xlen(keys.dead(queue)))}
+
+
+def oldest_waiting_age(client: Any, keys: Keys, queue: str, now: float) -> float | None:
+    """Seconds the oldest task run not yet claimed on ``queue`` has waited (its entry id is its
+    submission time, in ms); None when none waits."""
+    stream = keys.queue(queue)
+    try:
+        groups = client.xinfo_groups(stream)
+    except redis.ResponseError:  # no stream yet
+        return None
+    last = next((g["last-delivered-id"] for g in groups if as_text(g["name"]) == GROUP), b"0-0")
+    waiting = client.xrange(stream, f"({as_text(last)}", "+", count=1)
+    if not waiting:
+        return None
+    submitted = int(as_text(waiting[0][0]).split("-")[0]) / 1000
+    return max(0.0, now - submitted)
