@@ -32,7 +32,6 @@ APP = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the collector dies on the outcome")
 def test_a_secret_mismatch_fails_the_task_runs_instead_of_hanging(
     redis_url: str, namespace: str, workers: Any, tmp_path: Path
 ) -> None:

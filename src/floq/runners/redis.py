@@ -27,7 +27,7 @@ from floq.runners.base import TaskRunner, crash
 from floq.runners.transport import decode_outcome, explained
 from floq.runs import TaskCall, new_run_id
 from floq.settings import get_settings
-from floq.states import StateType
+from floq.states import Failed, StateType, transition
 from floq.store.connection import check, connect, redacted
 from floq.store.embedded import redis_url_or_embedded
 from floq.store.keys import Keys
@@ -39,6 +39,7 @@ logger = logging.getLogger("floq.runners")
 
 _BATCH = 500
 NO_WORKER_GRACE = 3.0  # seconds without a live worker on the queue before the warning
+VANISHED_AFTER = 5.0  # seconds without news before checking that waited-for runs still exist
 
 
 class RedisTaskRunner(TaskRunner):
@@ -69,6 +70,7 @@ class RedisTaskRunner(TaskRunner):
         self._protocol = TaskRunProtocol(self._client, self._keys, self._ttl)
         self._protocol.ensure_queue(self.queue)
         self._futures_by_id.clear()
+        self._sent: set[str] = set()  # task run ids whose submission reached Redis
         self._flow_run_id = None
         self._unserved_since: float | None = None  # when no live worker was first seen
         self._next_look, self._warned = 0.0, False
@@ -135,27 +137,58 @@ class RedisTaskRunner(TaskRunner):
     def _send(self, items: list[Submission]) -> None:
         try:
             self._protocol.submit(self.queue, items)
-        except redis.RedisError as error:
+            self._sent.update(item.task_run_id for item in items)
+        except Exception as error:  # never die silently: these runs could never end
             message = f"cannot submit to Redis at {redacted(self._address)}: {error}"
+            logger.error("%s", message)
             _crash([self._futures_by_id[item.task_run_id] for item in items], message)
 
     # --- the collector: outcomes in from the flow run's result stream -----------------------
     def _collect(self) -> None:
+        """Read outcomes until the stop marker. Whatever it cannot handle ends every unfinished
+        run Crashed, with the reason, and wakes its waiters: a silent death would hang them."""
+        try:
+            self._collect_until_stopped()
+        except Exception as error:
+            where = f"Redis at {redacted(self._address)}"
+            message = f"lost the outcomes of flow run {self._flow_run_id} on {where}: {error}"
+            logger.error("%s", message)
+            self._fail_all(message)
+
+    def _collect_until_stopped(self) -> None:
         assert self._flow_run_id is not None
         last: bytes | str = "0"
+        self._last_news = time.monotonic()
         while True:
-            try:
-                entries = self._protocol.read_results(self._reader, self._flow_run_id, last, 1000)
-            except redis.RedisError as error:
-                self._fail_all(f"lost Redis at {redacted(self._address)}: {error}")
-                return
+            entries = self._protocol.read_results(self._reader, self._flow_run_id, last, 1000)
             for entry in entries:
                 last = entry.entry_id
                 if entry.task_run_id is None:  # our own stop marker
                     return
                 self._receive(entry.task_run_id, entry.outcome)
+            if entries:
+                self._last_news = time.monotonic()
             self._look_for_workers()
+            self._look_for_vanished()
             time.sleep(0)  # let the threads just woken run before we read again
+
+    def _look_for_vanished(self) -> None:
+        """After a quiet spell, end the runs whose records vanished from Redis (a restart that
+        lost its data): no outcome can come for them."""
+        if time.monotonic() - self._last_news < VANISHED_AFTER:
+            return
+        self._last_news = time.monotonic()
+        assert self._flow_run_id is not None
+        sent = self._sent  # a run still in the outbox has no record yet
+        waiting = [i for i, f in list(self._futures_by_id.items()) if not f.done() and i in sent]
+        gone = self._protocol.missing(self._flow_run_id, waiting)
+        if gone:
+            message = (
+                f"its record vanished from Redis at {redacted(self._address)} (a restart "
+                "that lost the data?): its outcome cannot come"
+            )
+            logger.error("%d task run(s) lost: %s", len(gone), message)
+            _crash([self._futures_by_id[i] for i in gone], message)
 
     def _look_for_workers(self) -> None:
         """Warn once if task runs wait and no live worker has served the queue for a while."""
@@ -182,7 +215,12 @@ class RedisTaskRunner(TaskRunner):
         future = self._futures_by_id.get(run_id)
         if future is None:
             return
-        state, history, run_count = decode_outcome(raw, self._secret)
+        try:
+            state, history, run_count = decode_outcome(raw, self._secret)
+        except SerializationError as error:  # forged, or another FLOQ_SECRET: this run fails
+            message = f"task run {future.task_run.name!r}: its outcome was refused: {error.message}"
+            future.finish(transition(future.task_run, Failed(error, message)))
+            return
         future.task_run.adopt(state, history, run_count)
         if state.type is not StateType.SCHEDULED:  # AwaitingRetry is news, not the end
             future.finish(state)

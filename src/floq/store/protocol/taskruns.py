@@ -243,3 +243,13 @@ class TaskRunProtocol:
         args = [self.keys.flow_prefix(flow_run_id), self.keys.queue_prefix, GROUP, flow_run_id,
                 time.time()]  # fmt: skip
         return int(self.scripts.call(self.client, "cancel", keys, args))
+
+    def missing(self, flow_run_id: str, task_run_ids: list[str]) -> list[str]:
+        """Those of the task runs whose hash is gone (expired, or lost with the server's data)."""
+        if not task_run_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for task_run_id in task_run_ids:
+            pipe.exists(self.keys.task(flow_run_id, task_run_id))
+        found = pipe.execute()
+        return [i for i, exists in zip(task_run_ids, found, strict=True) if not exists]
