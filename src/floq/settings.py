@@ -27,6 +27,7 @@ FLOQ_CONCURRENCY           task runs a worker runs at once            16
 FLOQ_PROCESSES             processes of a parallel-mode worker        CPU count
 FLOQ_DASK_ADDRESS          scheduler of a dask-mode worker            (local cluster)
 FLOQ_FLOW_SLOTS            enqueued flow runs a flow-worker runs      1
+FLOQ_METRICS_PORT          flow-worker's Prometheus /metrics port     (off)
 =========================  =========================================  ================
 
 ``FLOQ_REDIS_URL`` may name one server (``redis://``, ``rediss://``, ``unix://``), a Redis
@@ -76,6 +77,7 @@ class Settings:
     processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     dask_address: str | None = None
     flow_slots: int = 1
+    metrics_port: int | None = None
     # where values came from, for messages: setting -> flag ("--redis"); else its variable
     given_as: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
@@ -122,6 +124,8 @@ class Settings:
                 self._fail(setting, "must be > 0")
         if self.flow_slots < 0:
             self._fail("flow_slots", "must be >= 0")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            self._fail("metrics_port", "must be a port number (1-65535)")
         if self.redis_retry_seconds < 0:
             self._fail("redis_retry_seconds", "must be >= 0")
         if self.worker_ttl <= self.heartbeat_seconds:
@@ -177,6 +181,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_PROCESSES": ("processes", int),
     "FLOQ_DASK_ADDRESS": ("dask_address", str),
     "FLOQ_FLOW_SLOTS": ("flow_slots", int),
+    "FLOQ_METRICS_PORT": ("metrics_port", int),
 }
 _VARIABLE_OF = {key: name for name, (key, _) in _VARIABLES.items()}
 

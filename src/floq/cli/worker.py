@@ -36,6 +36,9 @@ from floq.store.flow_runs import NO_FLOW_RUN_SERVER
 @click.option(
     "--log-format", type=click.Choice(LOG_FORMATS), help="text, or json lines [FLOQ_LOG_FORMAT]"
 )
+@click.option(
+    "--metrics-port", type=int, help="serve Prometheus metrics on this port [FLOQ_METRICS_PORT]"
+)
 def flow_worker_cli(
     url: str | None,
     queues: tuple[str, ...],
@@ -48,6 +51,7 @@ def flow_worker_cli(
     flow_slots: int | None,
     burst: bool,
     log_format: str | None,
+    metrics_port: int | None,
 ) -> None:
     """Run task runs from Redis queues: threads, processes or a Dask cluster."""
     from floq.worker import Worker, WorkerConfig
@@ -62,6 +66,7 @@ def flow_worker_cli(
         namespace=namespace,
         flow_slots=flow_slots,
         log_format=log_format,
+        metrics_port=metrics_port,
     )
     logs.install_default_handler(settings.log_level, settings.log_format)
     url, _ = talks_to(redis_url_or_embedded(settings), settings.namespace)

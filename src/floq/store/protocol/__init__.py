@@ -17,6 +17,7 @@ key                     type        what
 {ns}:f:<fr>:run         hash        the flow run's record (RunField; ``n:<TYPE>`` counts)
 {ns}:f:<fr>:events      stream      the flow run's state changes (``type``, ``state``)
 {ns}:f:<fr>:results     stream      task-run outcomes for the coordinator (ResultField)
+{ns}:f:<fr>:kept        hash        completed results by call key, for a retried attempt
 {ns}:code:<address>     string      a task's encoded code, by content address
 {ns}:retries            zset        task-run hash keys waiting for a retry, by due time (ms)
 {ns}:cancelled          zset        flow runs cancelled in the last hour, by when (epoch s)
