@@ -8,7 +8,6 @@ same port while task runs are in flight.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
-from integration_helpers import WAIT, outcomes, wait_until
+from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
 from floq.runners import RedisTaskRunner
@@ -45,31 +44,22 @@ def server(tmp_path: Path) -> Iterator[tuple[Servers, int]]:
     servers.stop()
 
 
-def _run_in_thread(flow_fn: Any, *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    seen: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            seen["result"] = flow_fn(*args)
-        except BaseException as error:
-            seen["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, seen
+def _start(servers: Servers, port: int, workers: Any, count: int, folder: Path) -> str:
+    """``count`` workers on the test's server; its URL. ``folder`` gets a file per execution."""
+    folder.mkdir()
+    workers.url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(count):
+        workers.start("--concurrency", "4")
+    workers.wait_registered(count)
+    return str(workers.url)
 
 
 def test_a_flow_completes_across_a_restart_with_persistence(
     server: tuple[Servers, int], namespace: str, workers: Any, tmp_path: Path
 ) -> None:
     servers, port = server
-    url = f"redis://127.0.0.1:{port}/0"
     done = tmp_path / "done"
-    done.mkdir()
-    workers.url = url
-    for _ in range(2):
-        workers.start("--concurrency", "4")
-    workers.wait_registered(2)
+    url = _start(servers, port, workers, 2, done)
     seen_id: dict[str, str] = {}
 
     @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
@@ -78,7 +68,7 @@ def test_a_flow_completes_across_a_restart_with_persistence(
         seen_id["flow_run_id"] = futures[0].task_run.flow_run_id or ""
         return sum(future.result() for future in futures)
 
-    thread, seen = _run_in_thread(counted, TASKS)
+    thread, seen = run_in_thread(counted, TASKS)
     wait_until(lambda: len(list(done.iterdir())) >= 40, WAIT, "40 task runs done")
     servers.restart(port, down_for=1.0)
     thread.join(timeout=WAIT * 3)
@@ -99,18 +89,14 @@ def test_a_restart_that_lost_the_data_ends_the_flow_instead_of_hanging(
     server: tuple[Servers, int], namespace: str, workers: Any, tmp_path: Path
 ) -> None:
     servers, port = server
-    url = f"redis://127.0.0.1:{port}/0"
     done = tmp_path / "done"
-    done.mkdir()
-    workers.url = url
-    workers.start("--concurrency", "4")
-    workers.wait_registered(1)
+    url = _start(servers, port, workers, 1, done)
 
     @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
     def counted(n: int) -> int:
         return sum(future.result() for future in step.map(range(n), str(done)))
 
-    thread, seen = _run_in_thread(counted, TASKS)
+    thread, seen = run_in_thread(counted, TASKS)
     wait_until(lambda: len(list(done.iterdir())) >= 20, WAIT, "20 task runs done")
     servers.restart(port, lose_data=True)
     thread.join(timeout=WAIT * 3)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from integration_helpers import WAIT, outcomes, wait_until
+from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
 from floq.runners import RedisTaskRunner
@@ -53,14 +52,7 @@ def test_sigterm_to_each_worker_in_turn_loses_nothing(
         seen["flow_run_id"] = futures[0].task_run.flow_run_id
         return sum(future.result() for future in futures)
 
-    def run() -> None:
-        try:
-            seen["result"] = summed(TASKS)
-        except BaseException as error:
-            seen["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    thread, result = run_in_thread(summed, TASKS)
     stopped = 0
     for turn in range(WORKERS):
         wait_until(
@@ -74,8 +66,8 @@ def test_sigterm_to_each_worker_in_turn_loses_nothing(
         stopped += 1
     thread.join(timeout=WAIT * 3)
     assert not thread.is_alive(), f"the flow hung\n{workers.logs()}"
-    assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
-    assert seen["result"] == sum(range(TASKS))
+    assert "error" not in result, f"{result.get('error')!r}\n{workers.logs()}"
+    assert result["result"] == sum(range(TASKS))
     executed = _executions(done)
     assert set(executed) == set(range(TASKS)), "some task runs never ran"
     client = connect(redis_url)

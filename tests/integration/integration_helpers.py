@@ -98,3 +98,19 @@ def outcomes_of(client: Any, keys: Keys, task_run: Any) -> list[State]:
 
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start ``fn(*args)`` on a daemon thread: the thread, and a dict that gets its ``result``
+    or its ``error`` (a flow run driven while the test injects a fault)."""
+    seen: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            seen["result"] = fn(*args)
+        except BaseException as error:
+            seen["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, seen

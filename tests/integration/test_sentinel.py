@@ -9,14 +9,13 @@ recorded once (execution may repeat: the model is at-least-once).
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from integration_helpers import WAIT, outcomes, wait_until
+from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
 from floq.runners import RedisTaskRunner
@@ -52,14 +51,7 @@ def test_a_flow_survives_a_sentinel_failover(tmp_path: Path, namespace: str, wor
             seen["flow_run_id"] = futures[0].task_run.flow_run_id
             return sum(future.result(timeout=WAIT * 3) for future in futures)
 
-        def run() -> None:
-            try:
-                seen["result"] = tripled(TASKS)
-            except BaseException as error:
-                seen["error"] = error
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
+        thread, result = run_in_thread(tripled, TASKS)
         wait_until(lambda: len(list(done_dir.iterdir())) >= TASKS // 5, WAIT, "a fifth done")
         old = servers.master_port()
         new = servers.failover()
@@ -68,8 +60,8 @@ def test_a_flow_survives_a_sentinel_failover(tmp_path: Path, namespace: str, wor
         assert progress < TASKS, "the flow ended before the failover: make the tasks slower"
         thread.join(timeout=WAIT * 2.5)
         assert not thread.is_alive(), f"the flow hung after the failover\n{workers.logs()}"
-        assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
-        assert seen["result"] == 3 * sum(range(TASKS))
+        assert "error" not in result, f"{result.get('error')!r}\n{workers.logs()}"
+        assert result["result"] == 3 * sum(range(TASKS))
         client = connect(servers.url)
         recorded = Counter(
             run_id for run_id, _ in outcomes(client, Keys(namespace), seen["flow_run_id"])
