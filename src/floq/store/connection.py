@@ -55,7 +55,6 @@ def connect(
     timeouts: dict[str, Any] = {
         "socket_connect_timeout": connect_timeout,
         "socket_timeout": 20.0 if blocking else 10.0,
-        "retry": OutageRetry(redacted(url), retry_seconds),
     }
     try:
         multi = _MULTI.match(url)
@@ -63,11 +62,17 @@ def connect(
             if url.startswith(URL_SCHEMES[3:]):
                 raise ValueError("expected host:port[,host:port...] after '://'")
             health = {"health_check_interval": 0 if blocking else 30}
-            return redis.Redis.from_url(url, **timeouts, **health)
+            retry = OutageRetry(redacted(url), retry_seconds)
+            return redis.Redis.from_url(url, retry=retry, **timeouts, **health)
         scheme, kind, auth, hosts, path, query = multi.groups()
         nodes = _nodes(hosts, 26379 if kind == "sentinel" else 6379)
         if kind == "cluster":
+            # The cluster client counts its retries (and finds the slots again between
+            # them): about one a second for the same budget.
+            backoff = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+            timeouts["retry"] = Retry(backoff, max(0, int(retry_seconds)))
             return _cluster(scheme, auth, nodes, path, query, timeouts)
+        timeouts["retry"] = OutageRetry(redacted(url), retry_seconds)
         return _sentinel(scheme, auth, nodes, path, query, timeouts)
     except ValueError as error:
         raise ConfigurationError(f"bad Redis URL {redacted(url)!r}: {error}") from None
@@ -107,11 +112,7 @@ def _cluster(
     options = _options(scheme, auth, "0", query)
     options.pop("db", None)
     startup = [ClusterNode(host, port) for host, port in nodes]  # type: ignore[no-untyped-call]
-    outage: OutageRetry = timeouts["retry"]
-    # The cluster client counts its retries (and finds the slots again between them): about
-    # one a second for the same budget.
-    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), max(0, int(outage.seconds)))
-    return RedisCluster(startup_nodes=startup, **options, **{**timeouts, "retry": retry})
+    return RedisCluster(startup_nodes=startup, **options, **timeouts)
 
 
 def _sentinel(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError
 from redis.retry import Retry
 
 T = TypeVar("T")
@@ -92,6 +92,3 @@ def _ended(server: str) -> None:
         began = _outages.pop(server, None)
     if began is not None:
         logger.info("Redis at %s is back after %.1f s", server, time.monotonic() - began)
-
-
-RETRIED = (ConnectionError, TimeoutError)
