@@ -1,7 +1,8 @@
 """The task-run protocol: the one owner of Redis key names, hash fields and script arguments.
 
 Callers (runners, worker, producer, CLI) use :class:`TaskRunProtocol`, :class:`FlowRunRecords`,
-:class:`WorkerRegistry` and the records of :mod:`floq.store.protocol.records`; the field names
+:class:`WorkerRegistry`, :class:`DeadLetters` (refused entries: see, requeue, purge) and the
+records of :mod:`floq.store.protocol.records`; the field names
 are the tables of :mod:`floq.store.protocol.fields`; the keys are built by
 :class:`floq.store.keys.Keys`. ``tests/unit/test_protocol_ownership.py`` keeps it so.
 
@@ -78,10 +79,15 @@ Scripts (``floq/store/scripts/*.lua``, run by SHA)
   Returns how many entries it took.
 * ``cancel``: KEYS retries, cancelled; ARGV flow-run prefix, queue prefix, group, flow run id,
   now (epoch s). Returns the number of task runs cancelled.
+* ``requeue``: KEYS queue stream, its dead-letter stream; ARGV letter id, then ``raw`` and the
+  entry's field/value pairs, or ``run``, flow-run prefix, flow run id, task run id, message.
+  Puts the letter's entry back once (see :mod:`floq.store.protocol.dead_letters`). Returns
+  ``requeued`` and the new entry id, or the refusal and what it concerns.
 * ``flow_state``: KEYS run record, its events stream; ARGV ttl, state type, name, message,
   timestamp, then field/value pairs. Returns 1 if recorded, 0 if the run had already ended.
 """
 
+from floq.store.protocol.dead_letters import DeadLetter, DeadLetters, Requeued, RequeueRefused
 from floq.store.protocol.flow_records import FlowRunRecords, TaskRunRow
 from floq.store.protocol.records import Claim, FlowCall, Result, Submission, Summary
 from floq.store.protocol.taskruns import (
@@ -95,9 +101,13 @@ from floq.store.protocol.workers import WorkerRegistry
 __all__ = [
     "DEAD_LETTERS_KEPT",
     "Claim",
+    "DeadLetter",
+    "DeadLetters",
     "FlowCall",
     "FlowRunRecords",
     "Malformed",
+    "RequeueRefused",
+    "Requeued",
     "Result",
     "ResultEntry",
     "Submission",

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 import redis.cluster
 
-NAMES = ("submit", "complete", "promote", "reclaim", "cancel", "flow_state")
+NAMES = ("submit", "complete", "promote", "reclaim", "cancel", "flow_state", "requeue")
 
 
 @cache
