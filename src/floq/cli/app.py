@@ -19,7 +19,7 @@ from floq.errors import FloqError
 from floq.flows import Flow
 from floq.settings import Settings
 from floq.states import State
-from floq.store.connection import redacted
+from floq.store.connection import redacted, refused
 from floq.store.embedded import redis_url_or_embedded
 
 # the flag of each setting a command line can set (flag > environment > default)
@@ -61,6 +61,8 @@ def _one_line(text: str) -> str:
 
 def _redis_message(ctx: click.Context, error: redis.RedisError) -> str:
     url, namespace = ctx.meta.get(_SERVER, ("", ""))
+    if isinstance(error, redis.AuthenticationError) and url:
+        return refused(url, error)
     where = f"Redis at {redacted(url)}" if url else "Redis"
     message = f"{where}: {type(error).__name__}: {error}"
     if "WRONGTYPE" in str(error) and namespace:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
@@ -76,6 +77,8 @@ def connect(
         return _sentinel(scheme, auth, nodes, path, query, timeouts)
     except ValueError as error:
         raise ConfigurationError(f"bad Redis URL {redacted(url)!r}: {error}") from None
+    except redis.AuthenticationError as error:
+        raise FloqError(refused(url, error)) from None
     except (redis.RedisError, redis.exceptions.RedisClusterException) as error:  # slots, at once
         raise FloqError(f"cannot reach Redis at {redacted(url)}: {error}") from None
 
@@ -139,11 +142,23 @@ def _sentinel(
 
 
 def check(client: Any, url: str, *, run_id: str | None = None) -> None:
-    """Fail fast, naming the address, if the server does not answer."""
+    """Fail fast, naming the address, if the server does not answer (or refuses the user)."""
     try:
         client.ping()
+    except redis.AuthenticationError as error:
+        raise FloqError(refused(url, error), run_id=run_id) from None
     except redis.RedisError as error:
         raise FloqError(
             f"cannot reach Redis at {redacted(url)}: {type(error).__name__}: {error}",
             run_id=run_id,
         ) from None
+
+
+def refused(url: str, error: Exception) -> str:
+    """What to say when the server refuses the URL's user (a wrong password): the user, the
+    server, never the password."""
+    user = urlsplit(url).username or "default"
+    return (
+        f"Redis at {redacted(url)} refused user {unquote(user)!r}: {str(error).rstrip('.')} "
+        "(check the user and password in the URL)"
+    )

@@ -8,8 +8,10 @@ server and the setting. So the worker's loops, the coordinator's threads and ``F
 handles all wait through a restart or a short partition without code of their own.
 
 Only a server that answered once is waited for: a wrong URL, or a server down when a process
-starts, still fails at once. The process logs one WARNING when an outage begins and one INFO
-when the server answers again, whatever the number of threads that noticed.
+starts, still fails at once; so does a server that refuses the user (a wrong password: it
+answered, and waiting will not change its mind). The process logs one WARNING when an outage
+begins and one INFO when the server answers again, whatever the number of threads that
+noticed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError
+from redis.exceptions import AuthenticationError, ConnectionError
 from redis.retry import Retry
 
 T = TypeVar("T")
@@ -50,6 +52,8 @@ class OutageRetry(Retry):
         while True:
             try:
                 result = do()
+            except AuthenticationError:
+                raise  # the server answered: a wrong password is no outage
             except self._supported_errors as error:
                 if is_retryable and not is_retryable(error):
                     raise
