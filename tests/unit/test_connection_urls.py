@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from redis.cluster import RedisCluster
+from redis.exceptions import AuthenticationError
 
 from floq.errors import ConfigurationError, FloqError
 from floq.settings import Settings
 from floq.store import embedded
-from floq.store.connection import connect, is_cluster, redacted
+from floq.store.connection import connect, is_cluster, redacted, refused
+from floq.store.outage import OutageRetry, _reached
 
 
 @pytest.mark.parametrize(
@@ -63,3 +65,30 @@ def test_settings_take_cluster_and_sentinel_urls_but_rq_needs_one_server() -> No
 def test_a_cluster_url_builds_a_cluster_client(cluster_url: str) -> None:
     client = connect(cluster_url)
     assert isinstance(client, RedisCluster) and len(client.get_primaries()) == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "user"),
+    [("redis://alice:s3cret@h:1/0", "'alice'"), ("redis://:s3cret@h:1", "'default'"),
+     ("redis+cluster://bob:s3cret@h:1,h:2", "'bob'")],
+)  # fmt: skip
+def test_a_refused_user_is_named_never_its_password(url: str, user: str) -> None:
+    message = refused(url, AuthenticationError("invalid username-password pair."))
+    assert f"refused user {user}" in message and "s3cret" not in message, message
+
+
+def test_a_wrong_password_is_not_waited_for_as_an_outage() -> None:
+    retry = OutageRetry("redis://alice:***@h:1", 60.0)
+    calls: list[int] = []
+
+    def ping() -> None:
+        calls.append(1)
+        raise AuthenticationError("invalid username-password pair")
+
+    _reached.add(retry.server)  # a server that answered before: outages are waited for
+    try:
+        with pytest.raises(AuthenticationError):
+            retry.call_with_retry(ping, lambda error: None)
+    finally:
+        _reached.discard(retry.server)
+    assert calls == [1]
