@@ -16,6 +16,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
+from chaos_report import Counts, report
 from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
@@ -71,12 +72,19 @@ def test_a_flow_completes_across_a_restart_with_persistence(
     thread, seen = run_in_thread(counted, TASKS)
     wait_until(lambda: len(list(done.iterdir())) >= 40, WAIT, "40 task runs done")
     servers.restart(port, down_for=1.0)
+    restarted, before = time.monotonic(), len(list(done.iterdir()))
+    wait_until(lambda: len(list(done.iterdir())) > before, WAIT, "work to go on")
+    recover = time.monotonic() - restarted
     thread.join(timeout=WAIT * 3)
     assert not thread.is_alive(), f"the flow hung after the restart\n{workers.logs()}"
     assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
     assert seen["result"] == sum(range(1, TASKS + 1))
     client = connect(url)
     recorded = Counter(run for run, _ in outcomes(client, Keys(namespace), seen_id["flow_run_id"]))
+    executions = len(list(done.iterdir()))
+    report(Counts("Redis restart with AOF (down 1 s)", TASKS, lost=TASKS - len(recorded),
+                  twice=sum(1 for n in recorded.values() if n > 1), rerun=executions - TASKS,
+                  recover=recover))  # fmt: skip
     assert len(recorded) == TASKS and set(recorded.values()) == {1}, recorded.most_common(3)
     logs = workers.logs()
     assert "lost Redis at" in logs and "is back after" in logs, logs
@@ -107,8 +115,8 @@ def test_a_restart_that_lost_the_data_ends_the_flow_instead_of_hanging(
     assert not thread.is_alive(), f"the flow hung after the data was lost\n{workers.logs()}"
     assert "error" not in seen, f"{seen.get('error')!r}\n{workers.logs()}"
     states, crashed = seen["result"]["states"], seen["result"]["crashed"]
-    print(f"\nafter a restart that lost the data: {dict(states)}, "
-          f"ended {time.monotonic() - started:.1f} s after the restart")  # fmt: skip
+    report(Counts("Redis restart that lost the data (ends, no hang)", TASKS, lost=len(crashed),
+                  recover=time.monotonic() - started))  # fmt: skip
     assert sum(states.values()) == TASKS and set(states) <= {"Completed", "Crashed"}, states
     assert crashed and all("vanished" in message for message in crashed), crashed[:3]
     logs = workers.logs()
