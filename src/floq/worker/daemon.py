@@ -120,7 +120,8 @@ class Worker:
             logger.info("stopping: nothing in flight")
             return
         busy = f"{_count(len(self._inflight), 'task run')} in flight"
-        busy += f", {_count(slots, 'flow slot')} stopping" if slots else ""  # its flow run ends
+        if slots:  # a flow run in a slot, if there is one, finishes first
+            busy += f", {_count(slots, 'flow slot')} finishing any flow run it has"
         logger.warning("draining: %s, up to %g s; %s again to hand them back",
                        busy, seconds, again)  # fmt: skip
 
@@ -174,6 +175,7 @@ class Worker:
             self._completer.close(timeout=10)
             self._executor.shutdown(kill=left > 0)
             self._upkeep.stop()
+            logger.info("worker %s stopped", self.config.name)
 
     def _make_executor(self) -> Executor:
         config = self.config
