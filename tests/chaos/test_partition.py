@@ -12,9 +12,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import chaos_report
 import pytest
+from chaos_report import Counts
 from integration_helpers import WAIT, clean_env, wait_until
 
 from netns import Hosts
@@ -80,14 +83,21 @@ def test_a_cut_off_worker_is_fenced_and_rejoins(hosts: Hosts, tmp_path: Path) ->
 
     wait_until(lambda: started("w1") >= 1, WAIT, "a task run to start on w1")
     hosts.cut("w1")
+    cut = time.monotonic()
     # w2 takes over w1's claims once w1's heartbeat lapses: they start again there.
     wait_until(lambda: started("w2") >= 3, WAIT, "w1's task runs to start again on w2")
+    recover = time.monotonic() - cut
     out, err = app.communicate(timeout=WAIT * 2)
     text = {host: path.read_text() for host, path in logs.items()}
     assert app.returncode == 0, f"{err}\n{text}"
     report = json.loads(out.strip().splitlines()[-1])
+    recorded = report["recorded"]
+    rerun = len(list(marks.glob("start-*"))) - 4
+    chaos_report.report(Counts("partition: a worker cut off mid-run (netns)", 4,
+                               lost=recorded.count(0), twice=sum(n > 1 for n in recorded),
+                               rerun=rerun, recover=recover))  # fmt: skip
     assert report["values"] == [0, 1, 2, 3]
-    assert report["recorded"] == [1, 1, 1, 1], report  # each outcome recorded once
+    assert recorded == [1, 1, 1, 1], report  # each outcome recorded once
     assert "handed back" in text["w2"], text["w2"]
     hosts.heal("w1")
     # Back on the network, w1's late outcomes are refused, and it serves the queue again.

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import enqueued_flows
+from chaos_report import Counts, report
 from integration_helpers import WAIT, wait_until
 
 from floq.producer import enqueue
@@ -43,12 +45,15 @@ def test_a_retried_flow_run_reuses_what_the_crashed_attempt_completed(
     wait_until(lambda: len(kept.load(run.id)) == 6, WAIT, "the six results to be kept")
     (tmp_path / "killed").touch()  # the next attempt goes straight on
     os.kill(int(pid_file.name.split("-")[1]), signal.SIGKILL)
+    killed = time.monotonic()
     assert run.result(timeout=WAIT * 2) == sum(x * 10 for x in range(6)) + 1000
     tallies = _lines(tmp_path / "tally")
     assert sorted(tallies) == sorted([*map(str, range(6)), "100"]), tallies  # each once
     assert _lines(tmp_path / "every") == ["ran", "ran"]  # persist_result=False: runs again
     data = json.loads(floq("inspect", run.id, "--json", "--all").stdout)
     reused = [t for t in data["task_runs"] if t["state"] == "Cached"]
+    report(Counts("coordinator SIGKILL, RQ retry resumes", 7, reused=len(reused),
+                  rerun=len(tallies) - 7, recover=time.monotonic() - killed))  # fmt: skip
     assert len(reused) == 6, data["task_runs"]
     assert all("reused from attempt 1" in (t.get("message") or "") for t in reused), reused
 
@@ -66,6 +71,12 @@ def test_floq_retry_runs_a_failed_run_again_reusing_its_task_runs(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{run.id}: Pending"
     assert run.result(timeout=WAIT) == 60
-    assert sorted(_lines(tmp_path / "tally")) == ["0", "1", "2", "3"]  # each ran once
+    tallies = _lines(tmp_path / "tally")
+    data = json.loads(floq("inspect", run.id, "--json", "--all").stdout)
+    reused = [t for t in data["task_runs"] if t["state"] == "Cached"]
+    report(Counts("failed flow run, floq retry resumes", 4, rerun=len(tallies) - 4,
+                  reused=len(reused)))  # fmt: skip
+    assert len(reused) == 4, data["task_runs"]
+    assert sorted(tallies) == ["0", "1", "2", "3"]  # each ran once
     again = floq("retry", run.id)
     assert again.returncode == 1 and "only a Failed, Crashed or Cancelled" in again.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+from chaos_report import Counts, report
 from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
@@ -74,4 +75,6 @@ def test_sigterm_to_each_worker_in_turn_loses_nothing(
     recorded = Counter(run for run, _ in outcomes(client, Keys(namespace), seen["flow_run_id"]))
     assert len(recorded) == TASKS and set(recorded.values()) == {1}, recorded.most_common(3)
     again = sum(executed.values()) - TASKS
-    print(f"{stopped} workers stopped in turn; {again} of {TASKS} task runs ran twice")
+    twice = sum(1 for count in recorded.values() if count > 1)
+    report(Counts(f"rolling restart: SIGTERM to {stopped} workers in turn", TASKS,
+                  lost=TASKS - len(recorded), twice=twice, rerun=again))  # fmt: skip

@@ -9,7 +9,6 @@ import urllib.request
 from typing import Any
 
 import cloudpickle
-import pytest
 from integration_helpers import WAIT, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -41,7 +40,6 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: metrics hooks not wired into the worker yet")
 def test_metrics_follow_a_flow(runner: Any, workers: Any) -> None:
     port = embedded.free_port()
     workers.start("--concurrency", "2", "--metrics-port", str(port))

@@ -52,7 +52,8 @@ def prepare(
 
 def result_of(call: TaskCall, state: State, delay: float | None, secret: bytes | None) -> Result:
     outcome = encode_outcome(call.run, state, secret)
-    return Result(outcome, delay is None, delay, summary=summarize(call.run, state))
+    summary = summarize(call.run, state)
+    return Result(outcome, delay is None, delay, summary=summary, task=call.run.task_name)
 
 
 def execute(
@@ -100,7 +101,7 @@ def undecodable(claim: Claim, error: BaseException, secret: bytes | None) -> Res
     )
     run.adopt(failed, [run.state, failed], 0)
     outcome = encode_outcome(run, failed, secret)
-    return Result(outcome, dead_letter=reason, summary=summarize(run, failed))
+    return Result(outcome, dead_letter=reason, summary=summarize(run, failed), task="<undecodable>")
 
 
 def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
@@ -111,4 +112,5 @@ def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
     lost.__cause__ = error
     state = Crashed(lost, message)
     run.adopt(state, [run.state, state], claim.attempt)
-    return Result(encode_outcome(run, state, secret), summary=summarize(run, state))
+    summary = summarize(run, state)
+    return Result(encode_outcome(run, state, secret), summary=summary, task="<lost>")

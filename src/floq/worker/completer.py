@@ -27,10 +27,15 @@ Item = tuple[Claim, Result]
 
 class Completer:
     def __init__(
-        self, protocol: TaskRunProtocol, consumer: str, written: Callable[[list[Claim]], None]
+        self,
+        protocol: TaskRunProtocol,
+        consumer: str,
+        written: Callable[[list[Claim]], None],
+        recorded: Callable[[Claim, Result], None] | None = None,
     ) -> None:
         self._protocol, self._consumer = protocol, consumer
         self._written = written  # called with the claims of every batch, written or not
+        self._recorded = recorded  # called with each outcome Redis accepted
         self._queue: queues.SimpleQueue[Item | None] = queues.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="floq-complete", daemon=True)
 
@@ -62,9 +67,11 @@ class Completer:
         """Write these outcomes now, in this thread, in one pipeline."""
         try:
             accepted = self._complete(items)
-            for (claim, _), ok in zip(items, accepted, strict=True):
+            for (claim, result), ok in zip(items, accepted, strict=True):
                 if not ok:
                     logger.warning("refused a late outcome of task run %s", claim.task_run_id)
+                elif self._recorded is not None:
+                    self._recorded(claim, result)
         except Exception:
             logger.exception("could not write %d outcome(s) back", len(items))
         finally:

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
 from floq.settings import Settings
 from floq.store.connection import check, connect, redacted
 from floq.store.keys import Keys
@@ -37,6 +39,7 @@ from floq.worker.attempt import crashed, undecodable
 from floq.worker.completer import Completer
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
+from floq.worker.metrics import WorkerMetrics
 from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
@@ -83,7 +86,9 @@ class Worker:
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
-        self._completer = Completer(self._protocol, config.name, self._forget)
+        self._metrics = _metrics(config, self._client, self.keys)
+        recorded = None if self._metrics is None else self._recorded
+        self._completer = Completer(self._protocol, config.name, self._forget, recorded)
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
 
@@ -115,7 +120,8 @@ class Worker:
             logger.info("stopping: nothing in flight")
             return
         busy = f"{_count(len(self._inflight), 'task run')} in flight"
-        busy += f", {_count(slots, 'flow slot')} stopping" if slots else ""  # its flow run ends
+        if slots:  # a flow run in a slot, if there is one, finishes first
+            busy += f", {_count(slots, 'flow slot')} finishing any flow run it has"
         logger.warning("draining: %s, up to %g s; %s again to hand them back",
                        busy, seconds, again)  # fmt: skip
 
@@ -135,6 +141,9 @@ class Worker:
         config = self.config
         for name in config.queues:
             self._protocol.ensure_queue(name)
+        if self._metrics is not None:
+            self._metrics.serve(config.settings.metrics_port or 0)
+            self._upkeep.on_beat = self._metrics.beat
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
         self._upkeep.flow_slots = self._flow_slots.describe
@@ -166,6 +175,7 @@ class Worker:
             self._completer.close(timeout=10)
             self._executor.shutdown(kill=left > 0)
             self._upkeep.stop()
+            logger.info("worker %s stopped", self.config.name)
 
     def _make_executor(self) -> Executor:
         config = self.config
@@ -202,9 +212,15 @@ class Worker:
             if free <= 0:
                 continue
             count = max(1, free // len(queues))
-            claims, malformed = self._protocol.claim(
-                self._reader, self.config.name, queues, count=count, block_ms=500
-            )
+            try:
+                claims, malformed = self._protocol.claim(
+                    self._reader, self.config.name, queues, count=count, block_ms=500
+                )
+            except redis.ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                self._recreate_queues()
+                continue
             for entry in malformed:
                 self._reject(entry)
             if claims and not self._claiming():  # the stop came while the read was blocked
@@ -214,6 +230,15 @@ class Worker:
                 time.sleep(0)  # let the pool threads just handed work start on it
             elif self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
                 return
+
+    def _recreate_queues(self) -> None:
+        """A queue's stream or group is gone (a Redis server that lost its data): make them
+        again and go on. The runs that were on them are lost with the data; their flow runs
+        learn so (they end Crashed: the coordinator sees their records vanish)."""
+        logger.warning("the queues %s are gone from Redis (did it lose its data?): "
+                       "creating them again", ",".join(self.config.queues))  # fmt: skip
+        for name in self.config.queues:
+            self._protocol.ensure_queue(name)
 
     def _return(self, claims: list[Claim]) -> None:
         """Put entries read after the stop back on their queues, unstarted (for other workers)."""
@@ -228,6 +253,8 @@ class Worker:
         if claim is not None:
             with self._slots:
                 self._inflight[claim.entry_id] = claim
+            if self._metrics is not None:
+                self._metrics.claimed(claim.queue, claim.entry_id)
             self._done(claim, undecodable(claim, malformed.error, self._secret))
             return
         self._protocol.dead_letter(malformed)
@@ -240,6 +267,9 @@ class Worker:
             for claim in claims:
                 self._inflight[claim.entry_id] = claim
             self._upkeep.inflight = len(self._inflight)
+        if self._metrics is not None:
+            for claim in claims:
+                self._metrics.claimed(claim.queue, claim.entry_id)
         for claim in claims:
             self._executor.submit(claim, self._done)
 
@@ -259,11 +289,23 @@ class Worker:
     def _forget(self, claims: list[Claim]) -> None:
         """These runs are no longer in flight here (done, or left to be handed back)."""
         with self._slots:
-            for claim in claims:
-                self._inflight.pop(claim.entry_id, None)
-                self._interrupted.discard(claim.entry_id)
+            held = [c for c in claims if self._inflight.pop(c.entry_id, None) is not None]
+            self._interrupted.difference_update(c.entry_id for c in claims)
             self._upkeep.inflight = len(self._inflight)
             self._slots.notify_all()
+        if self._metrics is not None:
+            for claim in held:
+                self._metrics.released(claim.queue)
+
+    def _recorded(self, claim: Claim, result: Result) -> None:
+        """An outcome Redis accepted: count it (only when metrics are served)."""
+        assert self._metrics is not None
+        summary = result.summary
+        try:
+            seconds: float | None = float(summary.ended) - float(summary.started)
+        except ValueError:
+            seconds = None
+        self._metrics.recorded(claim.queue, result.task or "unknown", summary.name, seconds)
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> int:
@@ -279,6 +321,13 @@ class Worker:
         for name in self.config.queues:
             self._upkeep.hand_back(name, self.config.name)
         return left
+
+
+def _metrics(config: WorkerConfig, client: Any, keys: Keys) -> WorkerMetrics | None:
+    """The worker's metrics, when ``--metrics-port`` / ``FLOQ_METRICS_PORT`` asks for them."""
+    if config.settings.metrics_port is None:
+        return None
+    return WorkerMetrics(client, keys, config.queues)
 
 
 def _count(n: int, noun: str) -> str:

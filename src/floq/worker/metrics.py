@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from floq.errors import FloqError
 from floq.store.keys import Keys
 from floq.store.protocol.queues import oldest_waiting_age, stream_counts
 
@@ -62,8 +63,14 @@ class WorkerMetrics:
         self.registry.register(_QueueCollector(client, keys, queues, self.heartbeat_age))
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        """Serve ``/metrics`` on ``port`` from a daemon thread."""
-        start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics`` on ``port`` (every interface: Prometheus scrapes from elsewhere)
+        from a daemon thread; a port that cannot be had fails with a line naming it."""
+        try:
+            start_http_server(port, addr=host, registry=self.registry)
+        except OSError as error:
+            raise FloqError(
+                f"flow-worker --metrics-port / FLOQ_METRICS_PORT {port}: cannot serve: {error}"
+            ) from error
 
     def claimed(self, queue: str, entry_id: str | bytes) -> None:
         """A task run claimed now: its wait since submission (the entry id's milliseconds)."""
@@ -72,11 +79,13 @@ class WorkerMetrics:
         self.waits.labels(queue).observe(max(0.0, time.time() - submitted))
         self.in_flight.labels(queue).inc()
 
-    def finished(self, queue: str, task: str, state: str, seconds: float | None) -> None:
-        """A task-run outcome recorded (or handed back: then ``state`` is None-like '')."""
+    def released(self, queue: str) -> None:
+        """A claimed task run is no longer held here (its outcome written, or handed back)."""
         self.in_flight.labels(queue).dec()
-        if state:
-            self.outcomes.labels(queue, task, state).inc()
+
+    def recorded(self, queue: str, task: str, state: str, seconds: float | None) -> None:
+        """An outcome this worker recorded: its state's name and the attempt's duration."""
+        self.outcomes.labels(queue, task, state).inc()
         if seconds is not None:
             self.durations.labels(queue, task).observe(max(0.0, seconds))
 

@@ -43,6 +43,8 @@ class Upkeep:
         self.on_cancelled: Callable[[set[str]], None] | None = None
         # the running flow slots, name and pid each (shown by `floq workers`)
         self.flow_slots: Callable[[], list[dict[str, Any]]] = list
+        # called after each heartbeat written (the metrics' heartbeat age)
+        self.on_beat: Callable[[], None] | None = None
 
     def start(self) -> None:
         self.beat()
@@ -71,6 +73,8 @@ class Upkeep:
         }
         ttl_ms = int(config.settings.worker_ttl * 1000)
         cancelled = self._registry.beat(info, ttl_ms)
+        if self.on_beat is not None:
+            self.on_beat()
         if cancelled and self.on_cancelled is not None:
             self.on_cancelled(cancelled)
 

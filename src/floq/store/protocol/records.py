@@ -140,6 +140,7 @@ class Result:
     retry_in: float | None = None
     dead_letter: str | None = None  # why the payload could not be run, if it could not
     summary: Summary = Summary()
+    task: str = ""  # the task's name, for the worker's metrics (not written)
 
     def encode(self, now: float) -> tuple[bytes | str, ...]:
         """Its eight values in ``complete.lua``'s ARGV: outcome, final, retry due (ms), summary."""
