@@ -72,6 +72,7 @@ class RedisTaskRunner(TaskRunner):
         self._futures_by_id.clear()
         self._sent: set[str] = set()  # task run ids whose submission reached Redis
         self._flow_run_id = None
+        self._stop_token = new_run_id()  # an earlier attempt's stop marker is not ours
         self._unserved_since: float | None = None  # when no live worker was first seen
         self._next_look, self._warned = 0.0, False
         self._spawn(self._flush, "floq-redis-submit")
@@ -80,7 +81,7 @@ class RedisTaskRunner(TaskRunner):
         self._outbox.put(None)
         if self._flow_run_id is not None:
             with contextlib.suppress(redis.RedisError):
-                self._protocol.stop_results(self._flow_run_id)
+                self._protocol.stop_results(self._flow_run_id, self._stop_token)
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -163,8 +164,10 @@ class RedisTaskRunner(TaskRunner):
             entries = self._protocol.read_results(self._reader, self._flow_run_id, last, 1000)
             for entry in entries:
                 last = entry.entry_id
-                if entry.task_run_id is None:  # our own stop marker
-                    return
+                if entry.task_run_id is None:  # a stop marker: ours, or an earlier attempt's
+                    if entry.outcome == self._stop_token.encode():
+                        return
+                    continue
                 self._receive(entry.task_run_id, entry.outcome)
             if entries:
                 self._last_news = time.monotonic()

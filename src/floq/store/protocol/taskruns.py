@@ -44,14 +44,14 @@ class ResultEntry:
     """An entry of a flow run's result stream: a task run's outcome, or the stop marker."""
 
     entry_id: bytes
-    task_run_id: str | None  # None: the stop marker
-    outcome: bytes
+    task_run_id: str | None  # None: a stop marker
+    outcome: bytes  # a stop marker's: the token of the coordinator that wrote it
 
     @classmethod
     def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> ResultEntry:
         run_id = fields[ResultField.TASK_RUN.encode()]
         if run_id == STOP:
-            return cls(entry_id, None, b"")
+            return cls(entry_id, None, fields.get(ResultField.OUTCOME.encode(), b""))
         return cls(entry_id, run_id.decode(), fields[ResultField.OUTCOME.encode()])
 
 
@@ -97,9 +97,11 @@ class TaskRunProtocol:
             ResultEntry.decode(i, fields) for _, entries in reply or () for i, fields in entries
         ]
 
-    def stop_results(self, flow_run_id: str) -> None:
-        """Put the stop marker on the flow run's result stream (its collector ends there)."""
-        self.client.xadd(self.keys.results(flow_run_id), {ResultField.TASK_RUN: STOP})
+    def stop_results(self, flow_run_id: str, token: str) -> None:
+        """Put a stop marker with ``token`` on the flow run's result stream: the collector
+        that knows the token ends there (another attempt of the flow run reads past it)."""
+        marker = {ResultField.TASK_RUN: STOP, ResultField.OUTCOME: token}
+        self.client.xadd(self.keys.results(flow_run_id), marker)
 
     # --- the worker -------------------------------------------------------------------------
     def claim(
