@@ -122,3 +122,25 @@ def fail_until_fixed(folder: str, n: int) -> int:
     if not Path(folder, "fixed").exists():
         raise RuntimeError("fails until fixed")
     return total
+
+
+@task(persist_result=False)
+def note_run_ids(path: str) -> None:
+    """Appends ``<task run id> <flow run id>`` (one line per execution)."""
+    from floq.context import current
+
+    run = current().task_run
+    assert run is not None
+    with open(path, "a") as out:
+        out.write(f"{run.id} {run.flow_run_id}\n")
+
+
+@flow
+def ids_then_fail_once(folder: str) -> str:
+    """Notes its task's run ids, then fails on its first attempt."""
+    note_run_ids.submit(f"{folder}/ids").result()
+    first = not Path(folder, "failed").exists()
+    Path(folder, "failed").touch()
+    if first:
+        raise RuntimeError("the first attempt fails")
+    return "second attempt"
