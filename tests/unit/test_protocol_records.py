@@ -94,7 +94,7 @@ def test_result_entries_and_the_stop_marker() -> None:
     entry = ResultEntry.decode(b"1-0", {b"t": b"t1", b"s": b"outcome"})
     assert entry == ResultEntry(b"1-0", "t1", b"outcome")
     assert ResultEntry.decode(b"2-0", {b"t": STOP}).task_run_id is None
-    marker = ResultEntry.decode(b"3-0", {b"t": STOP, b"s": b"token"})  # whose marker it is
+    marker = ResultEntry.decode(b"3-0", {b"t": STOP, b"k": b"token"})  # whose marker it is
     assert (marker.task_run_id, marker.outcome) == (None, b"token")
 
 

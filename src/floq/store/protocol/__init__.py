@@ -58,8 +58,8 @@ worker of the last outcome, ``m`` message, ``a``/``z`` attempt start/end (epoch 
 if cancelled, ``rc`` attempts handed back after a lost worker.
 Queue entries (``EntryField``): ``f`` flow run, ``t`` task run, ``p`` payload, ``u`` upstream
 ids, ``n`` attempt, ``c`` code address. Result entries (``ResultField``): ``t`` task run (or
-``stop``), ``s`` encoded outcome (a stop marker's: the token of the coordinator that wrote it,
-so that a retried flow run's collector reads past an earlier attempt's). Dead letters
+``stop``), ``s`` encoded outcome; a stop marker's ``k``: the token of the coordinator that
+wrote it (a retried flow run's collector reads past an earlier attempt's). Dead letters
 (``DeadField``): ``f``, ``t``, ``entry``, ``reason``, and ``payload`` (a run's) or ``raw`` (a
 malformed entry).
 

@@ -49,8 +49,9 @@ class EntryField:
 class ResultField:
     """An entry on a flow run's result stream, ``ns:{<flow run>}:results``."""
 
-    TASK_RUN: Final = "t"  # or the coordinator's stop marker
+    TASK_RUN: Final = "t"  # or a coordinator's stop marker
     OUTCOME: Final = "s"
+    TOKEN: Final = "k"  # a stop marker's: the token of the coordinator that wrote it
 
 
 class DeadField:

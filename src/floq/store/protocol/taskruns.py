@@ -51,7 +51,7 @@ class ResultEntry:
     def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> ResultEntry:
         run_id = fields[ResultField.TASK_RUN.encode()]
         if run_id == STOP:
-            return cls(entry_id, None, fields.get(ResultField.OUTCOME.encode(), b""))
+            return cls(entry_id, None, fields.get(ResultField.TOKEN.encode(), b""))
         return cls(entry_id, run_id.decode(), fields[ResultField.OUTCOME.encode()])
 
 
@@ -100,7 +100,7 @@ class TaskRunProtocol:
     def stop_results(self, flow_run_id: str, token: str) -> None:
         """Put a stop marker with ``token`` on the flow run's result stream: the collector
         that knows the token ends there (another attempt of the flow run reads past it)."""
-        marker = {ResultField.TASK_RUN: STOP, ResultField.OUTCOME: token}
+        marker = {ResultField.TASK_RUN: STOP, ResultField.TOKEN: token}
         self.client.xadd(self.keys.results(flow_run_id), marker)
 
     # --- the worker -------------------------------------------------------------------------
