@@ -23,6 +23,7 @@ from integration_fixtures import HERE
 from integration_helpers import FLOQ_CLI, WAIT, WORKER_CLI, clean_env, run_cli
 
 from floq import flow, task
+from floq.errors import FloqError
 from floq.producer import enqueue
 from floq.runners import RedisTaskRunner
 from servers import Servers
@@ -103,3 +104,6 @@ def test_a_wrong_password_is_one_line_naming_the_user(
         assert "refused user 'alice'" in line and f"127.0.0.1:{port}" in line, line
         assert WRONG not in done.stderr + done.stdout
         assert took < 15, f"{args}: {took:.1f} s: a wrong password is not retried"  # not 60 s
+    with pytest.raises(FloqError, match="refused user 'alice'") as refused:  # the producer
+        enqueue(enqueued_flows.sum_of_squares, (1,), url=wrong, namespace=namespace)
+    assert WRONG not in str(refused.value)
