@@ -23,6 +23,13 @@ def test_a_malformed_letter_raises_with_its_raw_fields() -> None:
         DeadLetter.decode("q", b"1-1", {b"reason": b"\xff"})
     assert caught.value.raw == repr({b"reason": b"\xff"}).encode()
     assert "q/1-1" in str(caught.value)
+    shown = DeadLetter.unreadable("q", b"1-1", caught.value)  # what a listing shows instead
+    assert shown.id == "q/1-1" and shown.reason.startswith("unreadable dead letter: malformed")
+    assert shown.raw == caught.value.raw
+
+
+def test_a_letter_without_its_entry_id_still_decodes() -> None:
+    assert DeadLetter.decode("q", b"1-1", {b"reason": b"test"}).entry_id == ""
 
 
 @pytest.mark.parametrize("bad", ["", "q", "1-1", "q/", "q/x-1", "/1-1"])

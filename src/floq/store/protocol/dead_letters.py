@@ -60,7 +60,7 @@ class DeadLetter:
 
     queue: str
     stream_id: str
-    entry_id: str  # the refused entry's id on the queue
+    entry_id: str  # the refused entry's id on the queue ('' if the letter does not say)
     reason: str
     flow_run_id: str | None = None
     task_run_id: str | None = None
@@ -83,7 +83,8 @@ class DeadLetter:
             text = {as_text(key): value for key, value in fields.items()}
             flow_run_id, task_run_id = text.get(DeadField.FLOW_RUN), text.get(DeadField.TASK_RUN)
             return cls(
-                queue=queue, stream_id=as_text(stream_id), entry_id=as_text(text[DeadField.ENTRY]),
+                queue=queue, stream_id=as_text(stream_id),
+                entry_id=as_text(text.get(DeadField.ENTRY, b"")),
                 reason=as_text(text[DeadField.REASON]),
                 flow_run_id=None if flow_run_id is None else as_text(flow_run_id),
                 task_run_id=None if task_run_id is None else as_text(task_run_id),
@@ -94,6 +95,13 @@ class DeadLetter:
                 f"malformed dead letter {queue}/{as_text(stream_id)}: {error!r}",
                 raw=repr(fields).encode(),
             ) from None
+
+    @classmethod
+    def unreadable(
+        cls, queue: str, stream_id: bytes | str, error: SerializationError
+    ) -> DeadLetter:
+        """What a listing shows for a letter that does not decode: the error and its fields."""
+        return cls(queue, as_text(stream_id), "", f"unreadable dead letter: {error}", raw=error.raw)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON: bytes as text (undecodable bytes escaped) and their size."""
@@ -144,7 +152,7 @@ class DeadLetters:
         found = []
         for name in [queue] if queue is not None else self.queues():
             for stream_id, fields in self.client.xrevrange(self.keys.dead(name), count=count):
-                found.append(DeadLetter.decode(name, stream_id, fields))
+                found.append(_decoded(name, stream_id, fields))
         found.sort(key=lambda letter: _order(letter.stream_id), reverse=True)
         return found[:count]
 
@@ -152,7 +160,7 @@ class DeadLetters:
         """The letter of this id, or None if there is none (any more)."""
         queue, stream_id = split_id(letter_id)
         found = self.client.xrange(self.keys.dead(queue), stream_id, stream_id)
-        return DeadLetter.decode(queue, found[0][0], found[0][1]) if found else None
+        return _decoded(queue, found[0][0], found[0][1]) if found else None
 
     def requeue(self, letter_id: str) -> Requeued:
         """Put the letter's entry back on its queue (see the module docstring: what it means
@@ -188,6 +196,13 @@ class DeadLetters:
             pipe.xlen(self.keys.dead(name))
             pipe.delete(self.keys.dead(name))
         return sum(int(n) for n in pipe.execute()[::2])
+
+
+def _decoded(queue: str, stream_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+    try:
+        return DeadLetter.decode(queue, stream_id, fields)
+    except SerializationError as error:
+        return DeadLetter.unreadable(queue, stream_id, error)
 
 
 def _order(stream_id: str) -> tuple[int, int]:
