@@ -143,7 +143,11 @@ class Dashboard:
 
 
 def _status(error: FloqError) -> int:
-    return 404 if isinstance(error, data.NotFound) else 409
+    """404 for a run that is not stored, 400 for a bad filter, 409 for an action the run's
+    state refuses (retrying a Completed run)."""
+    if isinstance(error, data.NotFound):
+        return 404
+    return 400 if isinstance(error, data.BadRequest) else 409
 
 
 def build_app(board: data.Board, token: str | None = None) -> Starlette:

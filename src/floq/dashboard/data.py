@@ -34,6 +34,10 @@ class NotFound(FloqError):
     """A flow run the dashboard was asked for is not stored (never enqueued, or expired)."""
 
 
+class BadRequest(FloqError):
+    """A page was asked for with a filter that names nothing (a state type that is none)."""
+
+
 @dataclass
 class Throughput:
     """Samples of how many entries left each queue's stream, taken as pages are read (at most
@@ -98,7 +102,7 @@ def runs_page(
     """A page of flow runs, newest first, filtered; counts by state; the filters' choices."""
     state = state.upper() if state else None
     if state is not None and state not in STATE_TYPES:
-        raise FloqError(f"no state type {state!r}: one of {', '.join(STATE_TYPES)}")
+        raise BadRequest(f"no state type {state!r}: one of {', '.join(STATE_TYPES)}")
     browser = board.browser
     where = RunFilter(state, flow or None, queue or None)
     total, rows = browser.page(where, (page - 1) * RUNS_PER_PAGE, RUNS_PER_PAGE)
