@@ -165,12 +165,14 @@ def _outcome(run: FlowRun) -> dict[str, Any]:
 
 def timeline(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The task runs that started, per worker (lanes), for the Gantt chart: offsets in seconds
-    from the first start; a run still going ends now."""
-    started = [row for row in rows if row["started"] is not None][:TIMELINE_BARS]
+    from the first start (a run still going ends now); runs that overlapped on one worker
+    are drawn on rows of their own within its lane (``row``; the lane has ``rows``)."""
+    started = sorted(
+        (row for row in rows if row["started"] is not None), key=lambda row: row["started"]
+    )[:TIMELINE_BARS]
     if not started:
         return {"start": None, "span": 0, "lanes": []}
-    now = time.time()
-    origin = min(row["started"] for row in started)
+    now, origin = time.time(), started[0]["started"]
     lanes: dict[str, list[dict[str, Any]]] = {}
     for row in started:
         end = row["ended"] if row["ended"] is not None else now
@@ -180,11 +182,18 @@ def timeline(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "to": round(max(end, row["started"]) - origin, 3),
         })  # fmt: skip
     span = max(bar["to"] for bars in lanes.values() for bar in bars)
-    return {
-        "start": origin,
-        "span": span,
-        "lanes": [{"worker": name, "bars": bars} for name, bars in sorted(lanes.items())],
-    }
+    found = [{"worker": name, "bars": bars, "rows": _stack(bars)} for name, bars in lanes.items()]
+    return {"start": origin, "span": span, "lanes": sorted(found, key=lambda lane: lane["worker"])}
+
+
+def _stack(bars: list[dict[str, Any]]) -> int:
+    """Give each bar (sorted by start) the first row free when it starts; how many rows."""
+    ends: list[float] = []
+    for bar in bars:
+        free = next((i for i, end in enumerate(ends) if end <= bar["from"]), len(ends))
+        ends[free : free + 1] = [bar["to"]]
+        bar["row"] = free
+    return max(1, len(ends))
 
 
 def workers_page(board: Board) -> dict[str, Any]:

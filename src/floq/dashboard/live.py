@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from functools import partial
+from html import escape
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -102,14 +103,18 @@ async def _stream(region: Callable[[], str]) -> AsyncIterator[str]:
     last, idle, began = "", time.monotonic(), time.monotonic()
     yield "retry: 1000\n\n"
     while time.monotonic() - began < STREAM_SECONDS:
+        rendered = time.monotonic()
         try:
             html = await run_in_threadpool(region)
         except FloqError as error:
-            html = f"<p class='error'>{error}</p>"
+            html = f"<p class='message error'>{escape(str(error))}</p>"
+        took = time.monotonic() - rendered
         if html != last:
             last, idle = html, time.monotonic()
             yield f"data: {json.dumps(html)}\n\n"
         elif time.monotonic() - idle > KEEPALIVE:
             idle = time.monotonic()
             yield ": keep-alive\n\n"
-        await asyncio.sleep(EVERY)  # Starlette cancels the stream when the client goes away
+        # at most a fifth of the time goes to rendering (a run of many task runs is slower);
+        # Starlette cancels the stream when the client goes away
+        await asyncio.sleep(max(EVERY, 4 * took))

@@ -22,28 +22,31 @@
       box.className = "timeline muted";
       return;
     }
-    var label = 200, lane = 24, width = Math.max((box.clientWidth || 900) - 20, 400);
+    var label = 200, row = 12, gap = 8, width = Math.max((box.clientWidth || 900) - 20, 400);
     var span = data.span > 0 ? data.span : 1, scale = (width - label - 10) / span;
-    var height = data.lanes.length * lane + 22;
+    var tops = [], height = 0;
+    data.lanes.forEach(function (lane) { tops.push(height); height += lane.rows * row + gap; });
+    height += 22;
     var svg = el("svg", {width: width, height: height, "class": "gantt", role: "img"}, box);
     for (var t = 0; t <= 4; t++) {
       var x = label + (width - label - 10) * t / 4;
-      el("line", {x1: x, x2: x, y1: 0, y2: height - 18, "class": "tick"}, svg);
       var at = span * t / 4;
+      el("line", {x1: x, x2: x, y1: 0, y2: height - 18, "class": "tick"}, svg);
       el("text", {x: x, y: height - 4, "class": "axis", "text-anchor": t === 4 ? "end" : "middle"},
          svg).textContent = span < 2 ? (at * 1000).toFixed(0) + " ms" : at.toFixed(1) + " s";
     }
-    data.lanes.forEach(function (row, i) {
-      var y = i * lane;
-      var name = row.worker.length > 26 ? "\u2026" + row.worker.slice(-25) : row.worker;
-      var text = el("text", {x: 4, y: y + 16, "class": "lane"}, svg);
+    data.lanes.forEach(function (lane, i) {
+      var y = tops[i];
+      if (i) el("line", {x1: 0, x2: width, y1: y - gap / 2, y2: y - gap / 2, "class": "sep"}, svg);
+      var name = lane.worker.length > 26 ? "\u2026" + lane.worker.slice(-25) : lane.worker;
+      var text = el("text", {x: 4, y: y + Math.min(lane.rows * row, 24) / 2 + 4, "class": "lane"}, svg);
       text.textContent = name;
-      el("title", {}, text).textContent = row.worker;
-      row.bars.forEach(function (bar) {
+      el("title", {}, text).textContent = lane.worker;
+      lane.bars.forEach(function (bar) {
         var w = Math.max(2, (bar.to - bar.from) * scale);
-        var rect = el("rect", {x: label + bar.from * scale, y: y + 4, width: w, height: lane - 8,
-                               rx: 2, "class": "bar st-" + bar.state}, svg);
-        el("title", {}, rect).textContent = bar.name + " · " + bar.state + " · " +
+        var rect = el("rect", {x: label + bar.from * scale, y: y + bar.row * row + 1, width: w,
+                               height: row - 2, rx: 2, "class": "bar st-" + bar.state}, svg);
+        el("title", {}, rect).textContent = bar.name + " \u00b7 " + bar.state + " \u00b7 " +
           (bar.to - bar.from).toFixed(2) + " s";
       });
     });
