@@ -157,9 +157,11 @@ def test_the_workers_and_queues_pages_show_live_workers_and_depths(
     depth = page.locator("tr[data-queue='default'] td.depth")
     expect(depth).to_have_text("5")  # one task run held by the one slot, five waiting
     expect(page.locator("tr[data-queue='other']")).to_be_visible()
-    shoot(page, "queues")
     assert run.wait(WAIT).is_completed()
     expect(depth).to_have_text("0", timeout=WAIT * 1000)  # live: drained without a reload
+    chart = page.locator("tr[data-queue='default'] svg.spark polyline")
+    expect(chart).to_have_count(1, timeout=WAIT * 1000)  # sampled every 5 s: two samples
+    shoot(page, "queues")
 
     page.goto(f"{base}/dead-letters")
     expect(page.locator("table.dead")).to_contain_text("no dead letters")

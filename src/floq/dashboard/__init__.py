@@ -19,6 +19,7 @@ static/      the stylesheet and the small script (live updates, timeline and cha
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from floq.settings import Settings, get_settings
@@ -31,11 +32,13 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
     environment); cancel and retry need ``token`` (default: ``settings.dashboard_token``;
     none: read-only)."""
     from floq.dashboard.app import build_app
-    from floq.dashboard.data import Board
+    from floq.dashboard.data import Board, sample_forever
     from floq.producer.flow_run import open_store
     from floq.store.embedded import redis_url_or_embedded
 
     settings = settings or get_settings()
     url = redis_url_or_embedded(settings)
     board = Board(open_store(url, settings.namespace), url)
+    name = "floq-dashboard-throughput"
+    threading.Thread(target=sample_forever, args=(board,), name=name, daemon=True).start()
     return build_app(board, token if token is not None else settings.dashboard_token)

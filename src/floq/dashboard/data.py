@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 import time
@@ -18,6 +19,8 @@ from floq.states import State, StateType
 from floq.store.flow_runs import FlowRunStore
 from floq.store.protocol import RunBrowser, RunFilter
 from floq.store.queues import queue_names, queue_stats
+
+logger = logging.getLogger("floq.dashboard")
 
 RUNS_PER_PAGE = 50
 TASK_RUNS_PER_PAGE = 100
@@ -51,7 +54,7 @@ class Throughput:
     def sample(self, browser: RunBrowser, queues: list[str]) -> None:
         now = time.time()
         with self.lock:
-            if self.samples and now - self.samples[-1][0] < SAMPLE_EVERY:
+            if self.samples and now - self.samples[-1][0] < SAMPLE_EVERY * 0.9:
                 return
             self.samples.append((now, browser.taken(queues)))
 
@@ -78,6 +81,18 @@ class Board:
     @property
     def browser(self) -> RunBrowser:
         return RunBrowser(self.store.client, self.store.keys)
+
+
+def sample_forever(board: Board) -> None:
+    """Sample the queues' throughput every SAMPLE_EVERY s (a daemon thread of the dashboard),
+    so that the chart has the last minutes when the queues page is opened."""
+    while True:
+        time.sleep(SAMPLE_EVERY)
+        try:
+            queues = sorted(queue_names(board.store.client, board.store.keys, None))
+            board.throughput.sample(board.browser, queues)
+        except Exception as error:  # a lost server: the pages say so; try again later
+            logger.debug("throughput sample failed: %s", error)
 
 
 def _number(text: str) -> float | None:
