@@ -14,16 +14,20 @@ from starlette.testclient import TestClient
 
 from floq.dashboard import create_app
 from floq.dashboard.auth import COOKIE
-from floq.producer.flow_run import open_store
 from floq.settings import Settings
 from floq.states import Completed, Failed, Pending, Running
+from floq.store.connection import connect
+from floq.store.flow_runs import FlowRunStore
+from floq.store.keys import Keys
 
 TOKEN = "t0ken"
 
 
 @pytest.fixture
-def settings(redis_url: str, namespace: str) -> Settings:
-    return Settings(redis_url=redis_url, namespace=namespace)
+def settings(redis_url: str, namespace: str, flow_run_env: dict[str, str]) -> Settings:
+    """The test's server and namespace (and on a cluster, its flow-run server)."""
+    flow_runs = flow_run_env.get("FLOQ_FLOW_RUN_REDIS_URL")
+    return Settings(redis_url=redis_url, namespace=namespace, flow_run_redis_url=flow_runs)
 
 
 @pytest.fixture
@@ -32,9 +36,13 @@ def api(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
+def _store(redis_url: str, namespace: str) -> FlowRunStore:
+    return FlowRunStore(connect(redis_url), Keys(namespace), ttl=3600)
+
+
 def _store_runs(redis_url: str, namespace: str) -> dict[str, str]:
     """60 flow runs: a ... on queue q1 (odd ones completed), b on q2 (the last one failed)."""
-    store = open_store(redis_url, namespace)
+    store = _store(redis_url, namespace)
     ids = {}
     for i in range(60):
         run_id = f"run-{i:03d}"
@@ -75,7 +83,7 @@ def test_runs_are_paged_newest_first_filtered_and_counted(
 def test_a_retried_run_leaves_the_index_of_its_final_state(
     api: TestClient, redis_url: str, namespace: str
 ) -> None:
-    store = open_store(redis_url, namespace)
+    store = _store(redis_url, namespace)
     store.create("r1", Pending(), flow="f", queue="default")
     store.transition("r1", Failed())
     assert api.get("/api/runs?state=FAILED").json()["total"] == 1

@@ -33,12 +33,21 @@ def create_app(settings: Settings | None = None, *, token: str | None = None) ->
     none: read-only)."""
     from floq.dashboard.app import build_app
     from floq.dashboard.data import Board, sample_forever
-    from floq.producer.flow_run import open_store
+    from floq.store.connection import check, connect
     from floq.store.embedded import redis_url_or_embedded
+    from floq.store.flow_runs import FlowRunStore
+    from floq.store.keys import Keys
 
     settings = settings or get_settings()
     url = redis_url_or_embedded(settings)
-    board = Board(open_store(url, settings.namespace), url)
+    client, rq_client = connect(url), None
+    check(client, url)
+    rq_url = settings.flow_run_redis_url
+    if rq_url is not None and rq_url != url:
+        rq_client = connect(rq_url)
+        check(rq_client, rq_url)
+    store = FlowRunStore(client, Keys(settings.namespace), settings.result_ttl, rq_client)
+    board = Board(store, url)
     name = "floq-dashboard-throughput"
     threading.Thread(target=sample_forever, args=(board,), name=name, daemon=True).start()
     return build_app(board, token if token is not None else settings.dashboard_token)
