@@ -1,10 +1,13 @@
 """The dashboard's JSON API and its guard, in process (Starlette's TestClient) over the real
 test server: indexed pages of flow runs (filters, paging, counts), 404s and 400s, cancel and
 retry only with the token (Bearer for the API; login cookie, CSRF token and same origin for
-the forms), and the app mounted under a prefix in another ASGI app."""
+the forms), the app mounted under a prefix in another ASGI app, and served from WSGI."""
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -161,3 +164,30 @@ def test_mounted_under_a_prefix_in_another_app(
         assert 'data-page="/"' in page.text and "/floq/static/dashboard.js" in page.text
         assert client.get("/floq/api/runs/run-059").json()["flow"] == "b"
         assert client.get("/floq/static/dashboard.css").status_code == 200
+
+
+def test_served_from_a_wsgi_app_through_a2wsgi(settings: Settings, redis_url: str,
+                                               namespace: str) -> None:  # fmt: skip
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from a2wsgi import ASGIMiddleware
+
+    _store_runs(redis_url, namespace)
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: object) -> None: ...
+
+    server = make_server("127.0.0.1", 0, ASGIMiddleware(create_app(settings)), handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with urllib.request.urlopen(f"{base}/api/runs?state=FAILED", timeout=10) as response:
+            assert [row["id"] for row in json.loads(response.read())["runs"]] == ["run-059"]
+        with urllib.request.urlopen(f"{base}/runs/run-059", timeout=10) as response:
+            assert "run-059" in response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+

@@ -14,7 +14,10 @@ GRACE_SECONDS = 2  # open event streams are closed this long after a stop signal
 @server_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
 @click.option("--port", type=click.IntRange(0, 65535), default=8265, show_default=True)
-@click.option("--token", help="lets the dashboard cancel and retry [FLOQ_DASHBOARD_TOKEN]")
+@click.option(
+    "--token",
+    help="lets the dashboard cancel and retry [FLOQ_DASHBOARD_TOKEN: keeps it out of `ps`]",
+)
 def dashboard_command(
     url: str | None, namespace: str | None, host: str, port: int, token: str | None
 ) -> None:

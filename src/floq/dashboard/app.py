@@ -4,9 +4,11 @@ the live parts (server-sent events, or polling), cancel and retry."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 from typing import Any
 
+import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -168,4 +170,12 @@ def build_app(board: data.Board, token: str | None = None) -> Starlette:
         Route("/events", live.events(dashboard.render, pages)),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={redis.RedisError: _unavailable})
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    """A lost or refusing server: 503 naming it, as JSON under /api/, else as a page."""
+    text = f"Redis: {type(error).__name__}: {error}"
+    if "/api/" in request.url.path:
+        return JSONResponse({"error": text}, 503)
+    return HTMLResponse(f"<p class='message error'>{escape(text)}</p>", 503)
