@@ -190,4 +190,3 @@ def test_served_from_a_wsgi_app_through_a2wsgi(settings: Settings, redis_url: st
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
