@@ -42,6 +42,20 @@ def test_a_flow_enqueued_while_the_runs_page_is_open_appears_and_completes(
     shoot(page, "runs")
 
 
+def test_without_server_sent_events_the_page_polls(
+    page: Any, dashboards: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    page.add_init_script("delete window.EventSource")
+    base = dashboards.start()
+    page.goto(base + "/")
+    expect(page.locator("#live-mode")).to_have_text("live (polling)")
+    run = enqueue(enqueued_flows.stuck, (str(tmp_path), False), url=redis_url,
+                  namespace=namespace)  # fmt: skip
+    expect(page.locator(f"tr[data-run='{run.id}'] .state")).to_have_text("Pending")
+    run.cancel()
+    expect(page.locator(f"tr[data-run='{run.id}'] .state")).to_have_text("Cancelled")
+
+
 def test_the_run_page_lists_its_task_runs_and_draws_the_timeline(
     page: Any, dashboards: Any, workers: Any, redis_url: str, namespace: str, shoot: Any
 ) -> None:

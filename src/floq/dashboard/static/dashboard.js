@@ -102,9 +102,11 @@
       if (mode) mode.textContent = "live";
       swap(JSON.parse(event.data));
     };
-    source.onerror = function () {
-      if (!opened) { source.close(); poll(); }  // never got through: a proxy that buffers
-    };
+    function fallBack() {
+      if (!opened) { opened = true; source.close(); poll(); }
+    }
+    source.onerror = fallBack;  // never got through
+    setTimeout(fallBack, 5000);  // nothing within 5 s: a proxy (or a WSGI bridge) that buffers
   }
 
   draw();
