@@ -33,7 +33,7 @@
       var at = span * t / 4;
       el("line", {x1: x, x2: x, y1: 0, y2: height - 18, "class": "tick"}, svg);
       el("text", {x: x, y: height - 4, "class": "axis", "text-anchor": t === 4 ? "end" : "middle"},
-         svg).textContent = span < 2 ? (at * 1000).toFixed(0) + " ms" : at.toFixed(1) + " s";
+         svg).textContent = span < 2 ? (at * 1000).toFixed(span < 0.02 ? 1 : 0) + " ms" : at.toFixed(1) + " s";
     }
     data.lanes.forEach(function (lane, i) {
       var y = tops[i];
