@@ -28,6 +28,7 @@ FLOQ_PROCESSES             processes of a parallel-mode worker        CPU count
 FLOQ_DASK_ADDRESS          scheduler of a dask-mode worker            (local cluster)
 FLOQ_FLOW_SLOTS            enqueued flow runs a flow-worker runs      1
 FLOQ_METRICS_PORT          flow-worker's Prometheus /metrics port     (off)
+FLOQ_DASHBOARD_TOKEN       lets `floq dashboard` cancel and retry     (read-only)
 =========================  =========================================  ================
 
 ``FLOQ_REDIS_URL`` may name one server (``redis://``, ``rediss://``, ``unix://``), a Redis
@@ -78,6 +79,7 @@ class Settings:
     dask_address: str | None = None
     flow_slots: int = 1
     metrics_port: int | None = None
+    dashboard_token: str | None = field(default=None, repr=False)
     # where values came from, for messages: setting -> flag ("--redis"); else its variable
     given_as: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
@@ -182,6 +184,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_DASK_ADDRESS": ("dask_address", str),
     "FLOQ_FLOW_SLOTS": ("flow_slots", int),
     "FLOQ_METRICS_PORT": ("metrics_port", int),
+    "FLOQ_DASHBOARD_TOKEN": ("dashboard_token", str),
 }
 _VARIABLE_OF = {key: name for name, (key, _) in _VARIABLES.items()}
 

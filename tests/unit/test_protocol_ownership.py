@@ -10,7 +10,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "floq"
 OWNERS = ("store/protocol/", "store/keys.py")
 _KEYS = "queue|queue_prefix|flow_prefix|task|run|task_index|events|runs|code|results|retries"
-_KEYS += "|cancelled|dead|worker|workers|served|kept"
+_KEYS += "|cancelled|dead|worker|workers|served|kept|state_index|state_index_prefix|flow_index"
+_KEYS += "|queue_index|flow_names|queue_names|index_scratch"
 _FIELDS = "r|i|p|q|u|w|n|c|e|nm|st|s|f|k|m|a|z|x|rc|t"
 FORBIDDEN = {
     "a script call": r"\bevalsha\b|\bScripts\b|scripts\.call\b|store\.protocol\.scripts",

@@ -4,11 +4,12 @@ app.py      the group and what its commands share: one-line errors (FloqGroup, F
             settings from flags (settings_from_flags), loading a flow, --redis/--namespace
 running.py  run, enqueue, demo, server
 observe.py  runs, inspect, watch, cancel, workers, queues
+dashboard.py  dashboard (the web UI)
 dead_letters.py  dead-letters list, show, requeue, purge
 worker.py   flow-worker
 """
 
-from floq.cli import dead_letters, observe, running  # noqa: F401 - they add their commands
+from floq.cli import dashboard, dead_letters, observe, running  # noqa: F401 - add commands
 from floq.cli.app import floq_cli
 from floq.cli.worker import flow_worker_cli
 

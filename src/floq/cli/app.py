@@ -27,7 +27,7 @@ FLAGS = {
     "redis_url": "--redis", "namespace": "--namespace", "queues": "--queue",
     "worker_mode": "--mode", "concurrency": "--concurrency", "processes": "--processes",
     "dask_address": "--dask-address", "flow_slots": "--flow-slots", "log_format": "--log-format",
-    "metrics_port": "--metrics-port",
+    "metrics_port": "--metrics-port", "dashboard_token": "--token",
 }  # fmt: skip
 _SERVER = "floq.server"  # ctx.meta key: (URL, namespace) a command talks to, for messages
 

@@ -64,6 +64,38 @@ class Keys:
         """Sorted set of enqueued flow run ids, scored by creation time (epoch s)."""
         return f"{self.root}runs"
 
+    @property
+    def state_index_prefix(self) -> str:
+        """What each state type's index of flow runs starts with (then the type)."""
+        return f"{self.root}ix:state:"
+
+    def state_index(self, state_type: str) -> str:
+        """Sorted set of the flow runs now in ``state_type`` (COMPLETED ...), by creation time;
+        kept by ``flow_state.lua`` as runs change state."""
+        return f"{self.state_index_prefix}{state_type}"
+
+    def flow_index(self, flow: str) -> str:
+        """Sorted set of the enqueued runs of flow ``flow``, by creation time."""
+        return f"{self.root}ix:flow:{flow}"
+
+    def queue_index(self, queue: str) -> str:
+        """Sorted set of the flow runs enqueued on ``queue``, by creation time."""
+        return f"{self.root}ix:queue:{queue}"
+
+    @property
+    def flow_names(self) -> str:
+        """Sorted set of the names of enqueued flows, by the last run's creation time."""
+        return f"{self.root}ix:flows"
+
+    @property
+    def queue_names(self) -> str:
+        """Sorted set of the queues flow runs were enqueued on, by the last one's creation."""
+        return f"{self.root}ix:queues"
+
+    def index_scratch(self, token: str) -> str:
+        """A short-lived intersection of indexes (runs filtered on several things at once)."""
+        return f"{self.root}ix:tmp:{token}"
+
     def code(self, address: str) -> str:
         """A task's code, stored once by content address and shared by all its calls."""
         return f"{self.root}code:{address}"

@@ -24,6 +24,11 @@ key                     type        what
 {ns}:cancelled          zset        flow runs cancelled in the last hour, by when (epoch s)
 {ns}:dead:<queue>       stream      dead letters (DeadField), at most 10,000
 {ns}:runs               zset        enqueued flow run ids, by creation time
+{ns}:ix:state:<TYPE>    zset        flow runs now in state type TYPE, by creation time
+{ns}:ix:flow:<flow>     zset        flow runs of a flow, by creation time
+{ns}:ix:queue:<queue>   zset        flow runs enqueued on a queue, by creation time
+{ns}:ix:flows           zset        flow names (``ix:queues``: queue names), by last use
+{ns}:ix:tmp:<token>     zset        an intersection of indexes, for 5 s (browse.py)
 {ns}:w:<worker>         string      a worker's heartbeat (JSON), expiring
 {ns}:workers            set         worker names;  ``{ns}:queues``: set of queues served
 ======================  ==========  ===========================================================
@@ -85,10 +90,13 @@ Scripts (``floq/store/scripts/*.lua``, run by SHA)
   entry's field/value pairs, or ``run``, flow-run prefix, flow run id, task run id, message.
   Puts the letter's entry back once (see :mod:`floq.store.protocol.dead_letters`). Returns
   ``requeued`` and the new entry id, or the refusal and what it concerns.
-* ``flow_state``: KEYS run record, its events stream; ARGV ttl, state type, name, message,
-  timestamp, then field/value pairs. Returns 1 if recorded, 0 if the run had already ended.
+* ``flow_state``: KEYS run record, its events stream, and (optional) the state indexes'
+  prefix: the run moves from its old state type's index to the new one's; ARGV ttl, state
+  type, name, message, timestamp, then field/value pairs. Returns 1 if recorded, 0 if the
+  run had already ended.
 """
 
+from floq.store.protocol.browse import RunBrowser, RunFilter
 from floq.store.protocol.dead_letters import DeadLetter, DeadLetters, Requeued, RequeueRefused
 from floq.store.protocol.flow_records import FlowRunRecords, TaskRunRow
 from floq.store.protocol.records import Claim, FlowCall, Result, Submission, Summary
@@ -112,6 +120,8 @@ __all__ = [
     "Requeued",
     "Result",
     "ResultEntry",
+    "RunBrowser",
+    "RunFilter",
     "Submission",
     "Summary",
     "TaskRunProtocol",

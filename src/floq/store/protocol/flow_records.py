@@ -3,7 +3,9 @@
 A flow run's record is the hash ``ns:{<id>}:run``: its flow, queue, parameters, timestamps and
 state (written through ``flow_state.lua``, which never moves a run out of a final state), its
 encoded final state (``outcome``) and counts of its task runs by state type (``n:COMPLETED``
-...), kept by the task-run protocol scripts. ``ns:runs`` indexes enqueued runs by creation time.
+...), kept by the task-run protocol scripts. ``ns:runs`` indexes enqueued runs by creation time;
+the indexes per state type (kept by ``flow_state.lua``), per flow and per queue do too, for the
+dashboard's pages (:mod:`floq.store.protocol.browse`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from floq import serialization
-from floq.states import State, StateType
+from floq.states import FINAL_TYPES, State, StateType
 from floq.store.keys import GROUP, Keys
 from floq.store.protocol.fields import RunField, TaskField, as_text
 from floq.store.protocol.scripts import Scripts
@@ -67,11 +69,22 @@ class FlowRunRecords:
         self.scripts = Scripts(client)
 
     def create(self, run_id: str, state: State, **fields: str) -> None:
-        """Index a new flow run and write its first state and fields."""
+        """Index a new flow run (by time, state, flow and queue) and write its first state."""
         now = time.time()
         pipe = self.client.pipeline(transaction=False)
+        indexes = [self.keys.runs, *(self.keys.state_index(t.value) for t in StateType)]
+        flow, queue = fields.get("flow"), fields.get("queue")
+        for index_of, name, names in (
+            (self.keys.flow_index, flow, self.keys.flow_names),
+            (self.keys.queue_index, queue, self.keys.queue_names),
+        ):
+            if name:
+                pipe.zadd(index_of(name), {run_id: now})
+                pipe.zadd(names, {name: now})
+                indexes += [index_of(name), names]
         pipe.zadd(self.keys.runs, {run_id: now})
-        pipe.zremrangebyscore(self.keys.runs, "-inf", now - self.ttl)  # expired records
+        for index in indexes:  # records expired by now
+            pipe.zremrangebyscore(index, "-inf", now - self.ttl)
         self._transition(pipe, run_id, state, {"id": run_id, "created": f"{now:.6f}", **fields})
         pipe.execute()
 
@@ -80,7 +93,7 @@ class FlowRunRecords:
         return bool(self._transition(self.client, run_id, state, fields))
 
     def _transition(self, target: Any, run_id: str, state: State, fields: dict[str, Any]) -> Any:
-        keys = [self.keys.run(run_id), self.keys.events(run_id)]
+        keys = [self.keys.run(run_id), self.keys.events(run_id), self.keys.state_index_prefix]
         args: list[Any] = [self.ttl, state.type.value, state.name, state.message]
         args.append(f"{state.timestamp:.6f}")
         for name, value in fields.items():
@@ -91,6 +104,8 @@ class FlowRunRecords:
         """Move an ended run back to ``state`` (a retry): its outcome and end are dropped."""
         key = self.keys.run(run_id)
         pipe = self.client.pipeline(transaction=False)
+        for ended in FINAL_TYPES:  # the script moves it from its current type's index only
+            pipe.zrem(self.keys.state_index(ended.value), run_id)
         pipe.hdel(key, RunField.OUTCOME, "ended")
         pipe.hset(key, RunField.TYPE, state.type.value)  # not final: flow_state records it
         self._transition(pipe, run_id, state, {})
