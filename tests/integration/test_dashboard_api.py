@@ -190,3 +190,27 @@ def test_served_from_a_wsgi_app_through_a2wsgi(settings: Settings, redis_url: st
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_dead_letters_are_requeued_and_purged_with_the_token(
+    api: TestClient, redis_url: str, namespace: str
+) -> None:
+    client, keys = connect(redis_url), Keys(namespace)
+    raw = repr({b"junk": b"\xff garbage"}).encode()  # what a worker keeps of such an entry
+    client.xadd(keys.dead("q1"), {"entry": "1-1", "reason": "garbage", "raw": raw})
+    client.xadd(keys.dead("q2"), {"entry": "2-1", "reason": "truncated", "raw": b"x"})
+    letters = api.get("/api/dead-letters").json()["dead_letters"]
+    assert {(d["queue"], d["reason"]) for d in letters} == {("q2", "truncated"), ("q1", "garbage")}
+    first = next(d["id"] for d in letters if d["queue"] == "q1")
+    assert api.post(f"/api/dead-letters/requeue?id={first}").status_code == 401
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    bad = api.post("/api/dead-letters/requeue?id=nonsense", headers=right)
+    assert bad.status_code == 400 and "not a dead letter id" in bad.json()["error"], bad.text
+    done = api.post(f"/api/dead-letters/requeue?id={first}", headers=right)
+    assert done.status_code == 200 and done.json()["queue"] == "q1", done.text
+    assert client.xlen(keys.queue("q1")) == 1  # back on its queue, as it was refused
+    gone = api.post(f"/api/dead-letters/requeue?id={first}", headers=right)
+    assert gone.status_code == 409, gone.text  # requeued once: the letter is gone
+    purged = api.post("/api/dead-letters/purge?queue=q2", headers=right)
+    assert purged.json() == {"purged": 1, "queue": "q2"}
+    assert api.get("/api/dead-letters").json() == {"dead_letters": []}

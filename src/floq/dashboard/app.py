@@ -1,5 +1,5 @@
 """The dashboard's ASGI app: pages rendered on the server, their JSON twins under ``/api/``,
-the live parts (server-sent events, or polling), cancel and retry."""
+the live parts (server-sent events, or polling), cancel and retry, requeue and purge."""
 
 from __future__ import annotations
 
@@ -120,6 +120,33 @@ class Dashboard:
         except FloqError as error:
             return JSONResponse({"error": str(error)}, _status(error))
 
+    async def letters_form(self, request: Request) -> Response:
+        """Requeue a dead letter (form field ``letter``) or purge a queue's (``queue``)."""
+        form = await request.form()
+        refusal = self.guard.form_refusal(request, str(form.get("csrf", "")))
+        if refusal:
+            return self.message(request, refusal, 403)
+        action = request.path_params["action"]
+        letter, queue = str(form.get("letter", "")), str(form.get("queue", ""))
+        try:
+            await live.in_thread(data.act_on_letters, self.board, action, letter, queue)
+        except FloqError as error:
+            return self.message(request, str(error), _status(error))
+        base = request.scope.get("root_path", "")
+        return RedirectResponse(f"{base}/dead-letters?done={action}", 303)
+
+    async def letters_api(self, request: Request) -> Response:
+        """``POST /api/dead-letters/requeue?id=<queue>/<stream id>``, ``.../purge[?queue=Q]``."""
+        status, refusal = self.guard.api_refusal(request)
+        if refusal:
+            return JSONResponse({"error": refusal}, status)
+        action, query = request.path_params["action"], request.query_params
+        args = (action, query.get("id", ""), query.get("queue", ""))
+        try:
+            return JSONResponse(await live.in_thread(data.act_on_letters, self.board, *args))
+        except FloqError as error:
+            return JSONResponse({"error": str(error)}, _status(error))
+
     async def login(self, request: Request) -> Response:
         base = request.scope.get("root_path", "")
         if request.method == "GET":
@@ -145,8 +172,8 @@ class Dashboard:
 
 
 def _status(error: FloqError) -> int:
-    """404 for a run that is not stored, 400 for a bad filter, 409 for an action the run's
-    state refuses (retrying a Completed run)."""
+    """404 for a run that is not stored, 400 for a bad filter or id, 409 for an action the
+    run's state refuses (retrying a Completed run, requeueing a letter whose run ended)."""
     if isinstance(error, data.NotFound):
         return 404
     return 400 if isinstance(error, data.BadRequest) else 409
@@ -165,6 +192,8 @@ def build_app(board: data.Board, token: str | None = None) -> Starlette:
     routes += [
         Route("/runs/{run_id}/{action:str}", dashboard.form_action, methods=["POST"]),
         Route("/api/runs/{run_id}/{action:str}", dashboard.api_action, methods=["POST"]),
+        Route("/dead-letters/{action:str}", dashboard.letters_form, methods=["POST"]),
+        Route("/api/dead-letters/{action:str}", dashboard.letters_api, methods=["POST"]),
         Route("/login", dashboard.login, methods=["GET", "POST"]),
         Route("/logout", dashboard.logout, methods=["POST"]),
         Route("/events", live.events(dashboard.render, pages)),

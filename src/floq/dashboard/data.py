@@ -17,7 +17,8 @@ from floq.producer.flow_run import FlowRun
 from floq.producer.listing import per_task, summary, task_rows
 from floq.states import State, StateType
 from floq.store.flow_runs import FlowRunStore
-from floq.store.protocol import RunBrowser, RunFilter
+from floq.store.protocol import DeadLetter, DeadLetters, RunBrowser, RunFilter
+from floq.store.protocol.dead_letters import split_id
 from floq.store.queues import queue_names, queue_stats
 
 logger = logging.getLogger("floq.dashboard")
@@ -25,7 +26,7 @@ logger = logging.getLogger("floq.dashboard")
 RUNS_PER_PAGE = 50
 TASK_RUNS_PER_PAGE = 100
 TIMELINE_BARS = 2000  # task runs drawn on a run's timeline at most
-DEAD_LETTERS_SHOWN = 200  # per queue
+DEAD_LETTERS_SHOWN = 200  # the newest, over every queue
 RESULT_SHOWN = 2000  # characters of a result's repr
 SAMPLE_EVERY = 5.0  # seconds between samples of the queues' throughput
 SAMPLES_KEPT = 120  # ten minutes of samples
@@ -228,9 +229,31 @@ def queues_page(board: Board) -> dict[str, Any]:
 
 def dead_letters_page(board: Board) -> dict[str, Any]:
     """The newest dead letters of every queue, with their reasons, newest first."""
-    store = board.store
-    queues = set(queue_names(store.client, store.keys, None)) | store.workers.served_queues()
-    return {"dead_letters": board.browser.dead_letters(sorted(queues), DEAD_LETTERS_SHOWN)}
+    letters = DeadLetters(board.store.client, board.store.keys).list(count=DEAD_LETTERS_SHOWN)
+    return {"dead_letters": [_letter_row(letter) for letter in letters]}
+
+
+def _letter_row(letter: DeadLetter) -> dict[str, Any]:
+    row = letter.to_dict()
+    row["size"] = row["payload_bytes"] if row["raw"] is None else len(row["raw"])
+    return row
+
+
+def act_on_letters(board: Board, action: str, letter_id: str, queue: str) -> dict[str, Any]:
+    """Requeue the letter ``letter_id``, or purge the letters of ``queue`` (every queue if
+    empty); what was done."""
+    letters = DeadLetters(board.store.client, board.store.keys)
+    if action == "requeue":
+        try:
+            split_id(letter_id)
+        except FloqError as error:
+            raise BadRequest(str(error)) from error
+        done = letters.requeue(letter_id)
+        return {"requeued": done.letter_id, "queue": done.queue, "entry": done.entry_id,
+                "task_run": done.task_run_id}  # fmt: skip
+    if action == "purge":
+        return {"purged": letters.purge(queue or None), "queue": queue or None}
+    raise NotFound(f"no action {action!r} on dead letters: requeue or purge")
 
 
 def act(board: Board, run_id: str, action: str) -> dict[str, Any]:

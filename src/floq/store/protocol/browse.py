@@ -17,7 +17,7 @@ import redis
 
 from floq.states import StateType
 from floq.store.keys import Keys
-from floq.store.protocol.fields import DeadField, RunField, as_text
+from floq.store.protocol.fields import RunField, as_text
 
 ROW_FIELDS = (
     "id", "flow", "queue", "description", "created", "started", "ended", "worker",
@@ -111,28 +111,6 @@ class RunBrowser:
             found.append({"at": at, "type": values.get(RunField.TYPE, ""),
                           "state": values.get(RunField.STATE, "")})  # fmt: skip
         return found
-
-    def dead_letters(self, queues: list[str], limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` dead letters of each queue: when, flow run, task run, reason."""
-        pipe = self.client.pipeline(transaction=False)
-        for queue in queues:
-            pipe.xrevrange(self.keys.dead(queue), count=limit)
-        found = []
-        for queue, entries in zip(queues, pipe.execute() if queues else [], strict=True):
-            for entry_id, fields in entries:
-                values = {as_text(k): v for k, v in fields.items()}
-                body = values.get(DeadField.PAYLOAD) or values.get(DeadField.RAW) or b""
-                found.append({
-                    "queue": queue,
-                    "id": as_text(entry_id),
-                    "at": int(as_text(entry_id).split("-")[0]) / 1000,
-                    "flow_run": as_text(values.get(DeadField.FLOW_RUN, b"")),
-                    "task_run": as_text(values.get(DeadField.TASK_RUN, b"")),
-                    "entry": as_text(values.get(DeadField.ENTRY, b"")),
-                    "reason": as_text(values.get(DeadField.REASON, b"")),
-                    "size": len(body),
-                })  # fmt: skip
-        return sorted(found, key=lambda letter: -letter["at"])
 
     def taken(self, queues: list[str]) -> dict[str, int]:
         """Per queue, how many entries ever left its stream (added minus still there): sampled
