@@ -4,10 +4,11 @@ app.py      the group and what its commands share: one-line errors (FloqGroup, F
             settings from flags (settings_from_flags), loading a flow, --redis/--namespace
 running.py  run, enqueue, demo, server
 observe.py  runs, inspect, watch, cancel, workers, queues
+health.py   health (the probe of containers and Kubernetes)
 worker.py   flow-worker
 """
 
-from floq.cli import observe, running  # noqa: F401 - they add their commands to the group
+from floq.cli import health, observe, running  # noqa: F401 - they add their commands to the group
 from floq.cli.app import floq_cli
 from floq.cli.worker import flow_worker_cli
 
