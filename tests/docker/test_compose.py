@@ -130,6 +130,19 @@ def test_a_flow_spreads_over_the_worker_containers_and_the_producer_enqueues(
     assert final["result"] == {"lines": 2, "words": 3, "characters": 13}
 
 
+def test_the_image_health_check_sees_each_worker_heartbeat(containers_ran: Compose) -> None:
+    compose = containers_ran
+    names = worker_names(compose)
+    wait_live(compose, set(names))
+    for container in [*names.values(), *compose.containers("producer")]:
+        configured = compose.docker("inspect", "-f", "{{json .Config.Healthcheck.Test}}", container)
+        assert json.loads(configured) == ["CMD", "floq-healthcheck"], configured
+        said = compose.docker("exec", container, "floq-healthcheck").strip()
+        worker = [name for name, c in names.items() if c == container]
+        assert said == f"healthy: {compose.url}" + (f", worker {worker[0]}" if worker else "")
+        compose.notes.append(f"{container}: {said}")
+
+
 def _post(url: str, body: dict[str, str]) -> dict[str, Any] | None:
     request = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
     request.add_header("Content-Type", "application/json")
