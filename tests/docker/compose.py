@@ -58,7 +58,7 @@ class Compose:
     """One compose project: its services, containers and the Redis URL they share."""
 
     def __init__(self, env: dict[str, str], image: str, folder: Path, name: str) -> None:
-        self.redis_port, self.producer_port = free_port(), free_port()
+        self.redis_port, self.producer_port, self.dask_port = free_port(), free_port(), free_port()
         self.url = f"redis://127.0.0.1:{self.redis_port}/0"
         base = yaml.safe_load((REPO / "docker-compose.yml").read_text())
         for service in base["services"].values():
@@ -92,8 +92,21 @@ class Compose:
                 **{"interval": "1s", "timeout": "3s", "retries": 60},
             },
         }
-        services["worker"]["environment"].update(WORKER_ENV)
-        services["worker"]["restart"] = "no"
+        for name in ("worker", "worker-parallel", "worker-dask"):
+            services[name]["environment"].update(WORKER_ENV)
+            services[name]["restart"] = "no"
+        scheduler = f"tcp://127.0.0.1:{self.dask_port}"
+        services["worker-dask"]["environment"]["FLOQ_DASK_ADDRESS"] = scheduler
+        services["dask-scheduler"]["command"] = [
+            *("dask", "scheduler", "--host", "127.0.0.1", "--port", str(self.dask_port)),
+            *("--dashboard-address", "127.0.0.1:0"),
+        ]
+        connects = f"import socket; socket.create_connection(('127.0.0.1', {self.dask_port}), 3)"
+        services["dask-scheduler"]["healthcheck"] = {"test": ["CMD", "python3", "-c", connects]}
+        services["dask-worker"]["command"] = [
+            *("dask", "worker", scheduler, "--host", "127.0.0.1", "--nworkers", "1"),
+            *("--nthreads", "2", "--dashboard-address", "127.0.0.1:0"),
+        ]
         services["producer"]["command"] = [
             "python3", "/app/examples/web_app.py", "--host", "127.0.0.1",
             "--port", str(self.producer_port),
@@ -104,7 +117,8 @@ class Compose:
         return run(*self.command, *args, env=self.env, timeout=timeout)
 
     def up(self, *services: str, workers: int = 3) -> None:
-        self("up", "-d", "--no-build", "--scale", f"worker={workers}", *services)
+        scale = ["--scale", f"worker={workers}"] if "worker" in services else []
+        self("up", "-d", "--no-build", *scale, *services)
         self.ran.update(self.containers())
 
     def containers(self, service: str | None = None, everything: bool = False) -> list[str]:

@@ -65,12 +65,14 @@ def rows(compose: Compose, flow_run_id: str) -> list[TaskRunRow]:
 class FlowInThread:
     """``task.map(range(n), seconds)`` in a flow on this host, through the containers' Redis."""
 
-    def __init__(self, compose: Compose, task: Any, n: int, seconds: float) -> None:
+    def __init__(
+        self, compose: Compose, task: Any, n: int, seconds: float, queue: str = "default"
+    ) -> None:
         self.compose, self.result, self.error = compose, None, None
         self.flow_run_id: str | None = None
         ready = threading.Event()
 
-        @flow(task_runner=RedisTaskRunner(url=compose.url))
+        @flow(task_runner=RedisTaskRunner(url=compose.url, queue=queue))
         def spread() -> list[int]:
             futures = task.map(range(n), unmapped(seconds))
             self.flow_run_id = futures[0].task_run.flow_run_id
@@ -231,3 +233,18 @@ def test_scaled_up_worker_containers_take_work(containers_ran: Compose) -> None:
     per_container = {names[worker]: n for worker, n in by_worker.items()}
     compose.notes.append(f"task runs per container: {per_container}")
     assert new <= set(by_worker), (new, by_worker)
+
+
+def test_the_parallel_and_dask_workers_of_the_compose_file_run_their_queues(
+    containers_ran: Compose,
+) -> None:
+    compose = containers_ran
+    compose.up("worker-parallel", "dask-scheduler", "dask-worker", "worker-dask")
+    for queue, service in (("cpu", "worker-parallel"), ("dask", "worker-dask")):
+        [container] = compose.containers(service)
+        name = wait_until(lambda c=container: _name_or_none(compose, c), f"{container}'s name")
+        wait_live(compose, {name})
+        run = FlowInThread(compose, square, 20, 0.0, queue=queue)
+        assert run.finish() == [x * x for x in range(20)], compose.logs(container)
+        assert {r.worker for r in run.rows()} == {name}
+        compose.notes.append(f"queue {queue!r}: 20 task runs on {container}")
