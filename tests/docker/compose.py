@@ -76,11 +76,16 @@ class Compose:
 
     def _override(self, base: dict[str, Any]) -> dict[str, Any]:
         services: dict[str, Any] = {
-            name: {"network_mode": "host", "environment": {"FLOQ_REDIS_URL": self.url}}
+            name: {
+                "network_mode": "host",
+                "restart": "no",  # nothing of a test outlives it, even with the engine
+                "environment": {"FLOQ_REDIS_URL": self.url},
+            }
             for name in base["services"]
         }
         services["redis"] = {
             "network_mode": "host",
+            "restart": "no",
             "user": "0",
             "entrypoint": ["python3", "-c", _EXEC_VALKEY],
             "command": [
@@ -94,7 +99,6 @@ class Compose:
         }
         for name in ("worker", "worker-parallel", "worker-dask"):
             services[name]["environment"].update(WORKER_ENV)
-            services[name]["restart"] = "no"
         scheduler = f"tcp://127.0.0.1:{self.dask_port}"
         services["worker-dask"]["environment"]["FLOQ_DASK_ADDRESS"] = scheduler
         services["dask-scheduler"]["command"] = [

@@ -85,7 +85,9 @@ def _own_dockerd() -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for_engine(daemon, {**os.environ, "DOCKER_HOST": host})
+        env = {**os.environ, "DOCKER_HOST": host}
+        _wait_for_engine(daemon, env)
+        _clear_leftovers(env)
         yield host
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -97,6 +99,15 @@ def _own_dockerd() -> Iterator[str]:
         log.close()
         _unmount_under(run_dir)  # dockerd leaves its network namespace mounted
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _clear_leftovers(env: dict[str, str]) -> None:
+    """Remove what a session that died left in the cached data root: its containers would
+    otherwise start again with the engine, on the host's network."""
+    left = run("docker", "ps", "-aq", env=env).split()
+    if left:
+        run("docker", "rm", "-f", *left, env=env)
+    run("docker", "volume", "prune", "-f", env=env)
 
 
 def _unmount_under(folder: Path) -> None:
@@ -176,6 +187,7 @@ def build_image(env: dict[str, str], base: str, wheels: Path) -> str:
         run("docker", "build", "-q", "--network", "host", "-t", IMAGE_TAG,
             "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "WHEELHOUSE=.wheelhouse",
             context, env=env, timeout=600)  # fmt: skip
+    run("docker", "image", "prune", "-f", env=env)  # earlier builds' layers
     return IMAGE_TAG
 
 
