@@ -164,11 +164,13 @@ def wheelhouse() -> Path:
     folder = CACHE / f"wheelhouse-{digest}"
     if folder.exists():
         return folder
-    partial = Path(tempfile.mkdtemp(prefix="wheelhouse-", dir=CACHE))
+    partial = Path(tempfile.mkdtemp(prefix="partial-wheels-", dir=CACHE))
     run(sys.executable, "-m", "pip", "wheel", "-q", "-w", str(partial), f"{REPO}[dask]",
         "hatchling", "async-timeout", timeout=600)  # fmt: skip
     for own in partial.glob("floq-*.whl"):
         own.unlink()  # floq itself is built from the sources in the image
+    for older in CACHE.glob("wheelhouse-*"):
+        shutil.rmtree(older, ignore_errors=True)  # of an earlier pyproject.toml
     partial.rename(folder)
     return folder
 
