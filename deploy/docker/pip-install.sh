@@ -1,5 +1,5 @@
 #!/bin/sh
-# Used by the Dockerfile. `deps PYPROJECT`: floq's dependencies and its dask extra;
+# Used by the Dockerfile. `deps PYPROJECT`: floq's dependencies and its dask and dashboard extras;
 # `floq SRC`: floq itself, without dependencies. From /wheelhouse alone when it holds wheels,
 # else from the package index.
 set -eu
@@ -13,7 +13,8 @@ deps)
     python3 - "$where" >/tmp/requirements.txt <<'PY'
 import sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-print("\n".join(project["dependencies"] + project["optional-dependencies"]["dask"]))
+extras = project["optional-dependencies"]
+print("\n".join(project["dependencies"] + extras["dask"] + extras["dashboard"]))
 PY
     pip install -q "$@" -r /tmp/requirements.txt
     rm /tmp/requirements.txt ;;

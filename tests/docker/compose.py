@@ -59,6 +59,7 @@ class Compose:
 
     def __init__(self, env: dict[str, str], image: str, folder: Path, name: str) -> None:
         self.redis_port, self.producer_port, self.dask_port = free_port(), free_port(), free_port()
+        self.dashboard_port = free_port()
         self.url = f"redis://127.0.0.1:{self.redis_port}/0"
         base = yaml.safe_load((REPO / "docker-compose.yml").read_text())
         for service in base["services"].values():
@@ -115,6 +116,12 @@ class Compose:
             "python3", "/app/examples/web_app.py", "--host", "127.0.0.1",
             "--port", str(self.producer_port),
         ]  # fmt: skip
+        services["dashboard"]["command"] = [
+            "floq", "dashboard", "--host", "127.0.0.1", "--port", str(self.dashboard_port),
+        ]  # fmt: skip
+        api = f"http://127.0.0.1:{self.dashboard_port}/api/workers"
+        reads = f"import urllib.request; urllib.request.urlopen('{api}', timeout=3)"
+        services["dashboard"]["healthcheck"] = {"test": ["CMD", "python3", "-c", reads]}
         return {"services": services}
 
     def __call__(self, *args: str, timeout: float = 180) -> str:

@@ -64,7 +64,7 @@ def compose(
     project = Compose(docker_env, floq_image, tmp_path_factory.mktemp("compose"),
                       f"floqtest{uuid.uuid4().hex[:8]}")  # fmt: skip
     try:
-        project.up("redis", "worker", "producer")
+        project.up("redis", "worker", "producer", "dashboard")
         yield project
     finally:
         try:

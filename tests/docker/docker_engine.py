@@ -158,14 +158,15 @@ def _debootstrap(tarball: Path) -> None:
 
 
 def wheelhouse() -> Path:
-    """Wheels of floq's dependencies (dask extra), hatchling and async-timeout (which Debian's
-    Python 3.11.2 needs for redis), made on this machine once per pyproject.toml."""
+    """Wheels of floq's dependencies (dask and dashboard extras), hatchling and async-timeout
+    (which Debian's Python 3.11.2 needs for redis), made on this machine once per
+    pyproject.toml."""
     digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:12]
     folder = CACHE / f"wheelhouse-{digest}"
     if folder.exists():
         return folder
     partial = Path(tempfile.mkdtemp(prefix="partial-wheels-", dir=CACHE))
-    run(sys.executable, "-m", "pip", "wheel", "-q", "-w", str(partial), f"{REPO}[dask]",
+    run(sys.executable, "-m", "pip", "wheel", "-q", "-w", str(partial), f"{REPO}[dask,dashboard]",
         "hatchling", "async-timeout", timeout=600)  # fmt: skip
     for own in partial.glob("floq-*.whl"):
         own.unlink()  # floq itself is built from the sources in the image

@@ -145,6 +145,29 @@ def test_the_image_health_check_sees_each_worker_heartbeat(containers_ran: Compo
         compose.notes.append(f"{container}: {said}")
 
 
+def test_the_dashboard_container_shows_the_worker_containers_and_the_runs(
+    containers_ran: Compose,
+) -> None:
+    compose = containers_ran
+    names = worker_names(compose)
+    wait_live(compose, set(names))
+    base = f"http://127.0.0.1:{compose.dashboard_port}"
+    workers = wait_until(lambda: _get(f"{base}/api/workers"), "the dashboard container")
+    shown = {w["name"] for w in workers["workers"]}
+    assert set(names) <= shown, (shown, names)
+    with urllib.request.urlopen(f"{base}/", timeout=10) as page:
+        assert page.status == 200 and "floq" in page.read().decode()
+    compose.notes.append(f"{compose.containers('dashboard')}: {len(shown)} live workers shown")
+
+
+def _get(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return dict(json.load(answer))
+    except OSError:
+        return None  # not listening yet
+
+
 def _post(url: str, body: dict[str, str]) -> dict[str, Any] | None:
     request = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
     request.add_header("Content-Type", "application/json")
