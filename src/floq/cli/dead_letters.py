@@ -33,6 +33,9 @@ def list_command(
 ) -> None:
     """The newest dead letters, newest first: id, when, task run, reason."""
     letters = _letters(url, namespace).list(queue, count=limit)
+    if not letters and not as_json:
+        click.echo("no dead letters" + (f" on queue {queue}" if queue else ""))
+        return
     emit([letter.to_dict() for letter in letters], as_json, _table)
 
 
