@@ -34,10 +34,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers.server import own_server  # noqa: E402
+from peers.server import own_server
 
-from floq import flow, task  # noqa: E402
-from floq.runners import RedisTaskRunner  # noqa: E402
+from floq import flow, task
+from floq.runners import RedisTaskRunner
 
 WORKERS, CONCURRENCY, WARM_UP = 2, 16, 100
 

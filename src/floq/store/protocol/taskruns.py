@@ -41,18 +41,25 @@ class Malformed:
 
 @dataclass(frozen=True, slots=True)
 class ResultEntry:
-    """An entry of a flow run's result stream: a task run's outcome, or the stop marker."""
+    """One outcome on a flow run's result stream, or the stop marker (``task_run_id`` None).
+
+    ``complete.lua`` writes one stream entry per batch: a field ``o:<task run id>`` per
+    outcome; the outcomes of one entry share its ``entry_id``."""
 
     entry_id: bytes
     task_run_id: str | None  # None: the stop marker
     outcome: bytes
 
     @classmethod
-    def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> ResultEntry:
-        run_id = fields[ResultField.TASK_RUN.encode()]
-        if run_id == STOP:
-            return cls(entry_id, None, b"")
-        return cls(entry_id, run_id.decode(), fields[ResultField.OUTCOME.encode()])
+    def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> list[ResultEntry]:
+        if fields.get(ResultField.TASK_RUN.encode()) == STOP:
+            return [cls(entry_id, None, b"")]
+        prefix = ResultField.OUTCOME_PREFIX.encode()
+        return [
+            cls(entry_id, name[len(prefix) :].decode(), outcome)
+            for name, outcome in fields.items()
+            if name.startswith(prefix)
+        ]
 
 
 class TaskRunProtocol:
@@ -94,7 +101,10 @@ class TaskRunProtocol:
         stream = self.keys.results(flow_run_id)
         reply = reader.xread({stream: after}, count=1000, block=block_ms)
         return [
-            ResultEntry.decode(i, fields) for _, entries in reply or () for i, fields in entries
+            result
+            for _, entries in reply or ()
+            for i, fields in entries
+            for result in ResultEntry.decode(i, fields)
         ]
 
     def stop_results(self, flow_run_id: str) -> None:
