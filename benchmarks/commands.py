@@ -74,6 +74,13 @@ def command_counts(client: Any) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()})
 
 
+def command_usec(client: Any) -> Counter[str]:
+    """Microseconds the server spent in each command (a script's own commands count twice:
+    under their names and inside ``evalsha``)."""
+    stats = client.info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): int(v["usec"]) for name, v in stats.items()})
+
+
 def start_workers(url: str, queue: str, logs: Path) -> list[subprocess.Popen[bytes]]:
     flow_worker = Path(sys.executable).parent / "flow-worker"
     procs = []

@@ -77,7 +77,8 @@ class Worker:
         self._protocol = TaskRunProtocol(self._client, self.keys, config.settings.result_ttl)
         self._stopping = threading.Event()
         self._slots = threading.Condition()
-        self._inflight: dict[str, Claim] = {}
+        self._inflight: dict[str, Claim] = {}  # claimed, outcome not written yet
+        self._ended: set[str] = set()  # entry ids in flight whose attempt ended: slots free
         self._interrupted: set[str] = set()  # entry ids
         self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
@@ -191,9 +192,9 @@ class Worker:
     # --- claiming -----------------------------------------------------------------------------
     def _free_slots(self, timeout: float) -> int:
         with self._slots:
-            if len(self._inflight) >= self.config.capacity:
+            if len(self._inflight) - len(self._ended) >= self.config.capacity:
                 self._slots.wait(timeout)
-            return self.config.capacity - len(self._inflight)
+            return self.config.capacity - len(self._inflight) + len(self._ended)
 
     def _claim_loop(self) -> None:
         queues = self.config.queues
@@ -244,6 +245,9 @@ class Worker:
             self._executor.submit(claim, self._done)
 
     def _done(self, claim: Claim, result: Result | BaseException) -> None:
+        with self._slots:  # its slot is free now; the outcome is still in flight
+            self._ended.add(claim.entry_id)
+            self._slots.notify_all()
         if isinstance(result, BaseException):
             if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
                 self._forget([claim])
@@ -261,6 +265,7 @@ class Worker:
         with self._slots:
             for claim in claims:
                 self._inflight.pop(claim.entry_id, None)
+                self._ended.discard(claim.entry_id)
                 self._interrupted.discard(claim.entry_id)
             self._upkeep.inflight = len(self._inflight)
             self._slots.notify_all()

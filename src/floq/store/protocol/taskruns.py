@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -146,7 +146,7 @@ class TaskRunProtocol:
                 pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), TaskField.OUTCOME)
                 wanted.append((i, None))
         if not wanted and not missing:
-            return [replace(c, code_raw=codes.get(c.code)) for c in claims]
+            return [c.with_inputs(codes.get(c.code)) for c in claims]
         replies = pipe.execute()
         for code, raw in zip(missing, replies, strict=False):
             if raw is not None:
@@ -159,8 +159,7 @@ class TaskRunProtocol:
             else:
                 upstream[i][run_id] = value
         return [
-            replace(c, code_raw=codes.get(c.code), upstream=upstream[i], previous=previous[i])
-            for i, c in enumerate(claims)
+            c.with_inputs(codes.get(c.code), upstream[i], previous[i]) for i, c in enumerate(claims)
         ]
 
     def complete(self, consumer: str, items: list[tuple[Claim, Result]]) -> list[bool]:
