@@ -63,10 +63,12 @@ def run_flow(url: str, queue: str, n: int) -> float:
     return seconds
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+def cpu_seconds(pid: int, kind: str = "all") -> float:
+    """User + system (or only ``user``, ``system``) CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]), int(fields[12])
+    ticks = {"all": user + system, "user": user, "system": system}[kind]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def command_counts(client: Any) -> Counter[str]:

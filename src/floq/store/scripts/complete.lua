@@ -19,36 +19,21 @@ for i = 5, #ARGV, WIDTH do
   local f = redis.call('HMGET', prefix .. 't:' .. tid, 'e', 'd')
   if f[1] == entry then
     current[i] = f[2] == '1'  -- has dependents
-    local q = by_queue[queue]
-    if not q then
-      q = {}
-      by_queue[queue] = q
-    end
-    q[#q + 1] = entry
+    by_queue[queue] = true
   end
 end
-local function older(a, b)  -- stream entry ids 'ms-seq': is a before b?
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  ams, bms = tonumber(ams), tonumber(bms)
-  return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
-end
+-- A consumer's pending list holds only its attempts in flight (an entry leaves it whenever
+-- its run's current entry changes), so reading all of it is cheap.
 local ours = {}
-for queue, entries in pairs(by_queue) do
-  local low, high = entries[1], entries[1]
-  for _, entry in ipairs(entries) do
-    if older(entry, low) then low = entry end
-    if older(high, entry) then high = entry end
-  end
-  local pel = redis.call('XPENDING', qprefix .. queue, group, low, high, #entries + 100000,
-    consumer)
-  for _, p in ipairs(pel) do
+for queue, _ in pairs(by_queue) do
+  for _, p in ipairs(redis.call('XPENDING', qprefix .. queue, group, '-', '+', 1000000,
+      consumer)) do
     ours[queue .. ' ' .. p[1]] = true
   end
 end
 
 -- 2. Record the accepted ones.
-local replies, acked, results, counts, runs = {}, {}, {}, {}, {}
+local replies, acked, results, counts = {}, {}, {}, {}
 for i = 5, #ARGV, WIDTH do
   local queue, entry, fr, prefix = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local accepted = 0
