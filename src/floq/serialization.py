@@ -13,7 +13,6 @@ signed with ``old`` can be left (``FLOQ_RESULT_TTL`` later), ``new``.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import pickle
 from typing import Any
@@ -61,7 +60,7 @@ def dumps(
         ) from error
     if secret is None:
         return MAGIC + bytes((VERSION, 0)) + bytes(body)
-    mac = hmac.new(secret_keys(secret)[0], body, hashlib.sha256).digest()
+    mac = hmac.digest(secret_keys(secret)[0], body, "sha256")  # one-shot: cheaper than new()
     return MAGIC + bytes((VERSION, _SIGNED)) + mac + bytes(body)
 
 
@@ -90,9 +89,7 @@ def loads(raw: bytes, secret: bytes | None = None) -> Any:
             raise SerializationError("payload is not signed and FLOQ_SECRET is set", raw=raw)
         mac = raw[4 : 4 + _MAC_SIZE]
         keys = secret_keys(secret)
-        if not any(
-            hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), mac) for key in keys
-        ):
+        if not any(hmac.compare_digest(hmac.digest(key, body, "sha256"), mac) for key in keys):
             raise SerializationError(
                 "payload was signed with a different FLOQ_SECRET than this process's "
                 f"({len(keys)} secret(s) tried)",

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from floq.runners.transport import decode_outcome
 from floq.states import State
 from floq.store.keys import Keys
+from floq.store.protocol import ResultEntry
 
 T = TypeVar("T")
 
@@ -84,9 +85,10 @@ def run_cli(
 def outcomes(client: Any, keys: Keys, flow_run_id: str) -> list[tuple[str, State]]:
     """(task run id, state) of every outcome in a flow run's results stream, oldest first."""
     found = []
-    for _, fields in client.xrange(keys.results(flow_run_id)):
-        if b"s" in fields:  # the coordinator's stop marker has no outcome
-            found.append((fields[b"t"].decode(), decode_outcome(fields[b"s"])[0]))
+    for entry_id, fields in client.xrange(keys.results(flow_run_id)):
+        for result in ResultEntry.decode(entry_id, fields):  # a batch of outcomes, or the stop
+            if result.task_run_id is not None:
+                found.append((result.task_run_id, decode_outcome(result.outcome)[0]))
     return found
 
 

@@ -100,7 +100,7 @@ def test_a_reclaimed_attempt_cannot_complete(client: Any, keys: Keys) -> None:
     assert client.xlen(run.results) == 0
     assert run.complete("new", new_entry) == 1
     [(_, fields)] = client.xrange(run.results)
-    assert fields == {b"t": run.task_run_id.encode(), b"s": b"outcome of new"}
+    assert fields == {b"o:" + run.task_run_id.encode(): b"outcome of new"}
     assert client.hget(run.hash, "f") == b"1"
     assert client.xpending(run.stream, GROUP)["pending"] == 0
     # Completing twice records nothing more.

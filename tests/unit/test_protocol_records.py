@@ -91,10 +91,11 @@ def test_a_bad_result_or_summary_raises() -> None:
 
 
 def test_result_entries_and_the_stop_marker() -> None:
-    entry = ResultEntry.decode(b"1-0", {b"t": b"t1", b"s": b"outcome"})
-    assert entry == ResultEntry(b"1-0", "t1", b"outcome")
-    assert ResultEntry.decode(b"2-0", {b"t": STOP}).task_run_id is None
-    marker = ResultEntry.decode(b"3-0", {b"t": STOP, b"k": b"token"})  # whose marker it is
+    entries = ResultEntry.decode(b"1-0", {b"o:t1": b"outcome", b"o:t2": b"other"})
+    assert entries == [ResultEntry(b"1-0", "t1", b"outcome"), ResultEntry(b"1-0", "t2", b"other")]
+    [stop] = ResultEntry.decode(b"2-0", {b"t": STOP})
+    assert stop.task_run_id is None
+    [marker] = ResultEntry.decode(b"3-0", {b"t": STOP, b"k": b"token"})  # whose marker it is
     assert (marker.task_run_id, marker.outcome) == (None, b"token")
 
 

@@ -23,9 +23,15 @@ from floq.errors import SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import crash, guarded
 from floq.runs import TaskCall, TaskRunRecord
-from floq.states import Failed, State
+from floq.states import Failed, State, StateType
 
 TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and run count
+
+# An outcome whose states carry only builtin scalars travels as plain tuples: cheaper to
+# pickle on the worker and to unpickle here than State objects (and their StrEnum type).
+_PLAIN_OUTCOME = "floq-plain-outcome-1"
+_PLAIN = frozenset({str, bytes, int, float, bool, complex, type(None)})
+_TYPES = {member.value: member for member in StateType}
 
 
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
@@ -73,8 +79,13 @@ def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode
 
 
 def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None) -> bytes:
+    history = run.history
+    if history and history[-1] is state and all(type(s.data) in _PLAIN for s in history):
+        states = tuple((s.type.value, s.name, s.message, s.timestamp, s.data) for s in history)
+        return serialization.dumps((_PLAIN_OUTCOME, states, run.run_count), secret,
+                                   by_reference=True)  # fmt: skip
     try:
-        outcome = (state, run.history, run.run_count)
+        outcome = (state, history, run.run_count)
         return serialization.dumps(outcome, secret, by_reference=True)
     except SerializationError as error:
         # The value or the exception does not pickle: send back a Failed that says so.
@@ -87,7 +98,12 @@ def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None
 
 
 def decode_outcome(raw: bytes, secret: bytes | None = None) -> TaskRunOutcome:
-    return serialization.loads(raw, secret)  # type: ignore[no-any-return]
+    outcome = serialization.loads(raw, secret)
+    if type(outcome) is tuple and outcome[0] == _PLAIN_OUTCOME:
+        history = [State(_TYPES[t], name, message, ts, data)
+                   for t, name, message, ts, data in outcome[1]]  # fmt: skip
+        return history[-1], history, outcome[2]
+    return outcome  # type: ignore[no-any-return]
 
 
 def finish_from(future: TaskFuture[Any], get_outcome: Any, where: str) -> None:

@@ -80,7 +80,8 @@ class Worker:
         self._protocol = TaskRunProtocol(self._client, self.keys, config.settings.result_ttl)
         self._stopping = threading.Event()
         self._slots = threading.Condition()
-        self._inflight: dict[str, Claim] = {}
+        self._inflight: dict[str, Claim] = {}  # claimed, outcome not written yet
+        self._ended: set[str] = set()  # entry ids in flight whose attempt ended: slots free
         self._interrupted: set[str] = set()  # entry ids
         self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
@@ -201,9 +202,9 @@ class Worker:
     # --- claiming -----------------------------------------------------------------------------
     def _free_slots(self, timeout: float) -> int:
         with self._slots:
-            if len(self._inflight) >= self.config.capacity:
+            if len(self._inflight) - len(self._ended) >= self.config.capacity:
                 self._slots.wait(timeout)
-            return self.config.capacity - len(self._inflight)
+            return self.config.capacity - len(self._inflight) + len(self._ended)
 
     def _claim_loop(self) -> None:
         queues = self.config.queues
@@ -274,6 +275,9 @@ class Worker:
             self._executor.submit(claim, self._done)
 
     def _done(self, claim: Claim, result: Result | BaseException) -> None:
+        with self._slots:  # its slot is free now; the outcome is still in flight
+            self._ended.add(claim.entry_id)
+            self._slots.notify_all()
         if isinstance(result, BaseException):
             if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
                 self._forget([claim])
@@ -290,6 +294,7 @@ class Worker:
         """These runs are no longer in flight here (done, or left to be handed back)."""
         with self._slots:
             held = [c for c in claims if self._inflight.pop(c.entry_id, None) is not None]
+            self._ended.difference_update(c.entry_id for c in claims)
             self._interrupted.difference_update(c.entry_id for c in claims)
             self._upkeep.inflight = len(self._inflight)
             self._slots.notify_all()

@@ -60,10 +60,13 @@ Task-run hash fields (``TaskField``): ``r`` flow run id, ``i`` task run id, ``p`
 attempt, ``c`` code address, ``e`` current entry id ('' when none: the fencing token),
 ``nm`` name, ``st`` state name, ``s`` last encoded outcome, ``f`` '1' once final, ``k`` the
 worker of the last outcome, ``m`` message, ``a``/``z`` attempt start/end (epoch s), ``x`` '1'
-if cancelled, ``rc`` attempts handed back after a lost worker.
+if cancelled, ``rc`` attempts handed back after a lost worker, ``d`` '1' once another task run
+waits for this one (``submit`` sets it with the ``d:`` set; ``complete`` reads that set only
+then).
 Queue entries (``EntryField``): ``f`` flow run, ``t`` task run, ``p`` payload, ``u`` upstream
-ids, ``n`` attempt, ``c`` code address. Result entries (``ResultField``): ``t`` task run (or
-``stop``), ``s`` encoded outcome; a stop marker's ``k``: the token of the coordinator that
+ids, ``n`` attempt, ``c`` code address. Result entries (``ResultField``): one per ``complete``
+batch and flow run, a field ``o:<task run id>`` per outcome (the encoded outcome); the
+coordinator's stop marker is ``t`` = ``stop`` with ``k``, the token of the coordinator that
 wrote it (a retried flow run's collector reads past an earlier attempt's). Dead letters
 (``DeadField``): ``f``, ``t``, ``entry``, ``reason``, and ``payload`` (a run's) or ``raw`` (a
 malformed entry).
@@ -72,13 +75,16 @@ Scripts (``floq/store/scripts/*.lua``, run by SHA)
 --------------------------------------------------
 * ``submit``: KEYS queue stream; ARGV flow-run prefix, flow run id, queue, ttl, then per task
   run :meth:`Submission.encode` (id, payload, upstream ids, code, name). Writes each hash,
-  queues those with no unfinished upstream, registers the others as dependents; records them
+  queues those with no unfinished upstream, registers the others as dependents (and flags
+  their upstreams ``d``); lists the batch in the flow run's index with one RPUSH; records them
   Cancelled if the flow run is. Returns the number of unfinished upstreams counted.
 * ``complete``: KEYS retries; ARGV group, consumer, queue prefix, ttl, then per outcome 13
   values: queue, entry id, flow run id, flow-run prefix, task run id and
   :meth:`Result.encode` (outcome, final '1'/'0', retry due ms or '', then the Summary: state
   type, state name, message, start, end). Fenced: recorded only if the entry is the run's
-  current one and pending for this consumer. Returns 1 (recorded) or 0 (refused) per outcome.
+  current one and pending for this consumer. Per batch: one XPENDING, XACK and XDEL per queue,
+  one result entry per flow run, one count update per flow run and state type.
+  Returns 1 (recorded) or 0 (refused) per outcome.
 * ``promote``: KEYS retries; ARGV now (ms), limit, queue prefix. Re-queues due retries of
   unfinished runs. Returns how many were due.
 * ``reclaim``: KEYS queue stream; ARGV group, consumer, max count, namespace. Re-adds the

@@ -33,6 +33,7 @@ class TaskField:
     ENDED: Final = "z"  # when the last attempt ended (epoch s)
     CANCELLED: Final = "x"  # '1' if its flow run was cancelled
     REDOS: Final = "rc"  # attempts handed back after their worker was lost
+    DEPENDENTS: Final = "d"  # '1' once a task run waits for this one (its ``d:`` set)
 
 
 class EntryField:
@@ -47,10 +48,11 @@ class EntryField:
 
 
 class ResultField:
-    """An entry on a flow run's result stream, ``ns:{<flow run>}:results``."""
+    """An entry on a flow run's result stream, ``ns:{<flow run>}:results``: the outcomes of
+    one batch of ``complete.lua``, or the coordinator's stop marker."""
 
-    TASK_RUN: Final = "t"  # or a coordinator's stop marker
-    OUTCOME: Final = "s"
+    OUTCOME_PREFIX: Final = "o:"  # o:<task run id> -> that run's encoded outcome
+    TASK_RUN: Final = "t"  # only in a stop marker: t -> stop
     TOKEN: Final = "k"  # a stop marker's: the token of the coordinator that wrote it
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -41,18 +41,25 @@ class Malformed:
 
 @dataclass(frozen=True, slots=True)
 class ResultEntry:
-    """An entry of a flow run's result stream: a task run's outcome, or the stop marker."""
+    """One outcome on a flow run's result stream, or the stop marker (``task_run_id`` None).
+
+    ``complete.lua`` writes one stream entry per batch: a field ``o:<task run id>`` per
+    outcome; the outcomes of one entry share its ``entry_id``."""
 
     entry_id: bytes
     task_run_id: str | None  # None: a stop marker
     outcome: bytes  # a stop marker's: the token of the coordinator that wrote it
 
     @classmethod
-    def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> ResultEntry:
-        run_id = fields[ResultField.TASK_RUN.encode()]
-        if run_id == STOP:
-            return cls(entry_id, None, fields.get(ResultField.TOKEN.encode(), b""))
-        return cls(entry_id, run_id.decode(), fields[ResultField.OUTCOME.encode()])
+    def decode(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> list[ResultEntry]:
+        if fields.get(ResultField.TASK_RUN.encode()) == STOP:
+            return [cls(entry_id, None, fields.get(ResultField.TOKEN.encode(), b""))]
+        prefix = ResultField.OUTCOME_PREFIX.encode()
+        return [
+            cls(entry_id, name[len(prefix) :].decode(), outcome)
+            for name, outcome in fields.items()
+            if name.startswith(prefix)
+        ]
 
 
 class TaskRunProtocol:
@@ -94,7 +101,10 @@ class TaskRunProtocol:
         stream = self.keys.results(flow_run_id)
         reply = reader.xread({stream: after}, count=1000, block=block_ms)
         return [
-            ResultEntry.decode(i, fields) for _, entries in reply or () for i, fields in entries
+            result
+            for _, entries in reply or ()
+            for i, fields in entries
+            for result in ResultEntry.decode(i, fields)
         ]
 
     def stop_results(self, flow_run_id: str, token: str) -> None:
@@ -138,7 +148,7 @@ class TaskRunProtocol:
                 pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), TaskField.OUTCOME)
                 wanted.append((i, None))
         if not wanted and not missing:
-            return [replace(c, code_raw=codes.get(c.code)) for c in claims]
+            return [c.with_inputs(codes.get(c.code)) for c in claims]
         replies = pipe.execute()
         for code, raw in zip(missing, replies, strict=False):
             if raw is not None:
@@ -151,8 +161,7 @@ class TaskRunProtocol:
             else:
                 upstream[i][run_id] = value
         return [
-            replace(c, code_raw=codes.get(c.code), upstream=upstream[i], previous=previous[i])
-            for i, c in enumerate(claims)
+            c.with_inputs(codes.get(c.code), upstream[i], previous[i]) for i, c in enumerate(claims)
         ]
 
     def complete(self, consumer: str, items: list[tuple[Claim, Result]]) -> list[bool]:

@@ -7,7 +7,7 @@
 -- flow run is cancelled, its new task runs are recorded Cancelled and never queued.
 local stream = KEYS[1]
 local prefix, fr, queue, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local waiting_total, count = 0, 0
+local waiting_total, count, ids = 0, 0, {}
 local index, run = prefix .. 'tasks', prefix .. 'run'
 local cancelled = redis.call('HGET', run, 'type') == 'CANCELLED'
 for i = 5, #ARGV, 5 do
@@ -15,10 +15,13 @@ for i = 5, #ARGV, 5 do
   local task = prefix .. 't:' .. tid
   local waiting = 0
   for up in string.gmatch(ups, '[^,]+') do
-    if redis.call('HGET', prefix .. 't:' .. up, 'f') ~= '1' then
+    local upkey = prefix .. 't:' .. up
+    if redis.call('HGET', upkey, 'f') ~= '1' then
       local deps = prefix .. 'd:' .. up
       redis.call('SADD', deps, tid)
       redis.call('EXPIRE', deps, ttl)
+      redis.call('HSET', upkey, 'd', '1')  -- complete.lua looks for dependents only then
+      redis.call('EXPIRE', upkey, ttl)
       waiting = waiting + 1
     end
   end
@@ -34,9 +37,12 @@ for i = 5, #ARGV, 5 do
     redis.call('HINCRBY', run, 'n:CANCELLED', 1)
   end
   redis.call('EXPIRE', task, ttl)
-  redis.call('RPUSH', index, tid)
+  ids[#ids + 1] = tid
   waiting_total = waiting_total + waiting
   count = count + 1
+end
+if count > 0 then
+  redis.call('RPUSH', index, unpack(ids))
 end
 redis.call('HINCRBY', run, 'n:SUBMITTED', count)
 redis.call('EXPIRE', run, ttl)
