@@ -38,7 +38,7 @@ _QUEUE = os.environ.get(ENV_QUEUE, "bench")
 broker = RedisBroker(url=_URL)
 # A client of our own: redis-py's default 5 s socket timeout would cut the blocking read short.
 # Its pool may open a connection per worker thread: W3's 128 threads storing results at once
-# outgrew redis-py 8's default cap of 100 ("Too many connections", one run in two here).
+# outgrew redis-py 8's default cap of 100 once here ("Too many connections").
 _results_client = redis.Redis.from_url(
     _URL, socket_timeout=RESULT_TIMEOUT + 10, max_connections=2 * max(THREADS.values())
 )
