@@ -66,3 +66,33 @@ def test_a_worker_of_another_queue_hands_back_a_killed_workers_claims(
     future = seen["future"]
     mine = [s for run_id, s in outcomes(client, keys, future.task_run.flow_run_id)]
     assert len(mine) == 1 and mine[0].is_completed(), mine
+
+
+@task
+def plus_one(x: int) -> int:
+    return x + 1
+
+
+def test_a_live_worker_hands_back_entries_claimed_under_its_name_but_never_received(
+    workers: Any, client: Any, keys: Any, redis_url: str, namespace: str
+) -> None:
+    """A claim whose reply a Redis outage lost: the server delivered the entries to the
+    worker's name, the worker never got them. Nobody reaps a live worker, so it must find
+    them itself (``Upkeep.hand_back_orphans``), or its flow would wait for ever."""
+    name, stream = f"w0-{namespace}", keys.queue("default")
+    seen: dict[str, Any] = {}
+
+    @flow(task_runner=RedisTaskRunner(url=redis_url, namespace=namespace))
+    def orphaned() -> list[int]:
+        futures = plus_one.map(range(6))
+        wait_until(lambda: client.xlen(stream) >= 6, WAIT, "the entries on the queue")
+        lost = client.xreadgroup(GROUP, name, {stream: ">"}, count=2)  # the lost reply
+        seen["lost"] = len(lost[0][1])
+        workers.start("--concurrency", "2")  # the worker of that name, alive all along
+        return [future.result(timeout=WAIT) for future in futures]
+
+    started = time.monotonic()
+    assert orphaned() == [1, 2, 3, 4, 5, 6]
+    assert seen["lost"] == 2
+    assert "never received" in workers.logs(), workers.logs()
+    print(f"orphans handed back and run within {time.monotonic() - started:.1f} s")

@@ -82,6 +82,7 @@ class Worker:
         self._slots = threading.Condition()
         self._inflight: dict[str, Claim] = {}  # claimed, outcome not written yet
         self._ended: set[str] = set()  # entry ids in flight whose attempt ended: slots free
+        self._receiving: set[str] = set()  # entry ids claimed, their inputs being fetched
         self._interrupted: set[str] = set()  # entry ids
         self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
@@ -147,6 +148,7 @@ class Worker:
             self._upkeep.on_beat = self._metrics.beat
         self._executor = self._make_executor()
         self._upkeep.on_cancelled = self._interrupt
+        self._upkeep.held = self._held
         self._upkeep.flow_slots = self._flow_slots.describe
         try:
             self._upkeep.start()
@@ -227,6 +229,8 @@ class Worker:
             if claims and not self._claiming():  # the stop came while the read was blocked
                 self._return(claims)
             elif claims:
+                with self._slots:
+                    self._receiving = {claim.entry_id for claim in claims}
                 self._start(self._protocol.fetch_inputs(claims, self._codes))
                 time.sleep(0)  # let the pool threads just handed work start on it
             elif self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
@@ -262,11 +266,17 @@ class Worker:
         logger.error("dead-lettered malformed entry %s on %s: %s",
                      malformed.entry_id, malformed.queue, malformed.error)  # fmt: skip
 
+    def _held(self) -> set[str]:
+        """The entry ids this worker holds: in flight, or received and being started."""
+        with self._slots:
+            return set(self._inflight) | self._receiving
+
     def _start(self, claims: list[Claim]) -> None:
         assert self._executor is not None
         with self._slots:
             for claim in claims:
                 self._inflight[claim.entry_id] = claim
+            self._receiving = set()
             self._upkeep.inflight = len(self._inflight)
         if self._metrics is not None:
             for claim in claims:

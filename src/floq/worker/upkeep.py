@@ -29,6 +29,7 @@ from floq.store.protocol import TaskRunProtocol, WorkerRegistry
 logger = logging.getLogger("floq.worker")
 
 _TICK = 0.1  # how often due retries are promoted (s)
+_ORPHAN_IDLE_MS = 5000  # a claimed entry not received for this long is an orphan
 
 
 class Upkeep:
@@ -43,6 +44,8 @@ class Upkeep:
         self.on_cancelled: Callable[[set[str]], None] | None = None
         # the running flow slots, name and pid each (shown by `floq workers`)
         self.flow_slots: Callable[[], list[dict[str, Any]]] = list
+        # the entry ids this worker holds (claimed and received), to tell orphans apart
+        self.held: Callable[[], set[str]] = set
         # called after each heartbeat written (the metrics' heartbeat age)
         self.on_beat: Callable[[], None] | None = None
 
@@ -91,7 +94,23 @@ class Upkeep:
                 if name == self._config.name or registry.is_live(name):
                     continue
                 taken += self.hand_back(queue, name)
+        for queue in self._config.queues:
+            taken += self.hand_back_orphans(queue)
         return taken
+
+    def hand_back_orphans(self, queue: str) -> int:
+        """Hand back the entries pending under this worker's own name that it never received:
+        a claim whose reply a Redis outage lost (the server delivered the entries, the
+        connection broke before they arrived). Nobody else would: this worker is alive."""
+        me = self._config.name
+        idle = self._protocol.idle_entries(queue, me, _ORPHAN_IDLE_MS)
+        orphans = [entry for entry in idle if entry not in self.held()] if idle else []
+        if not orphans:
+            return 0
+        count = self._protocol.hand_back_entries(queue, me, orphans)
+        logger.warning("handed back %d task run(s) on queue %s claimed by this worker but never "
+                       "received (a reply lost to a Redis outage)", count, queue)  # fmt: skip
+        return count
 
     def hand_back(self, queue: str, consumer: str) -> int:
         """Put ``consumer``'s pending entries of ``queue`` back as new entries."""

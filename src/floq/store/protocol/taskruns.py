@@ -239,6 +239,18 @@ class TaskRunProtocol:
         args = [GROUP, consumer, RECLAIM_BATCH, self.keys.flow_root]
         return self.scripts.call(target, "reclaim", [self.keys.queue(queue)], args)
 
+    def idle_entries(self, queue: str, consumer: str, min_idle_ms: int) -> list[str]:
+        """``consumer``'s pending entries of ``queue`` not delivered again for ``min_idle_ms``
+        (up to 1000); none if the queue has no group (any more)."""
+        try:
+            found = self.client.xpending_range(
+                self.keys.queue(queue), GROUP, min="-", max="+", count=RECLAIM_BATCH,
+                consumername=consumer, idle=min_idle_ms,
+            )  # fmt: skip
+        except redis.ResponseError:
+            return []
+        return [as_text(entry["message_id"]) for entry in found]
+
     def consumers(self, queue: str) -> list[str]:
         """The consumers (worker names) of the queue's group; none if it has no group yet."""
         try:
