@@ -104,7 +104,8 @@ class Upkeep:
         connection broke before they arrived). Nobody else would: this worker is alive."""
         me = self._config.name
         idle = self._protocol.idle_entries(queue, me, _ORPHAN_IDLE_MS)
-        orphans = [entry for entry in idle if entry not in self.held()] if idle else []
+        held = self.held() if idle else set()
+        orphans = [entry for entry in idle if entry not in held]
         if not orphans:
             return 0
         count = self._protocol.hand_back_entries(queue, me, orphans)
