@@ -98,52 +98,53 @@ class Dashboard:
         return HTMLResponse(html, status)
 
     async def form_action(self, request: Request) -> Response:
-        form = await request.form()
-        refusal = self.guard.form_refusal(request, str(form.get("csrf", "")))
+        """Cancel or retry a flow run from its page."""
         run_id, action = request.path_params["run_id"], request.path_params["action"]
-        if refusal:
-            return self.message(request, refusal, 403)
-        try:
-            await live.in_thread(data.act, self.board, run_id, action)
-        except FloqError as error:
-            return self.message(request, str(error), _status(error))
-        base = request.scope.get("root_path", "")
-        return RedirectResponse(f"{base}/runs/{run_id}?done={action}", 303)
+        return await self._form(
+            request, lambda form: data.act(self.board, run_id, action),
+            f"/runs/{run_id}?done={action}",
+        )  # fmt: skip
 
     async def api_action(self, request: Request) -> Response:
-        status, refusal = self.guard.api_refusal(request)
-        if refusal:
-            return JSONResponse({"error": refusal}, status)
         run_id, action = request.path_params["run_id"], request.path_params["action"]
-        try:
-            return JSONResponse(await live.in_thread(data.act, self.board, run_id, action))
-        except FloqError as error:
-            return JSONResponse({"error": str(error)}, _status(error))
+        return await self._api(request, lambda: data.act(self.board, run_id, action))
 
     async def letters_form(self, request: Request) -> Response:
         """Requeue a dead letter (form field ``letter``) or purge a queue's (``queue``)."""
+        action = request.path_params["action"]
+
+        def act(form: Any) -> Any:
+            letter, queue = str(form.get("letter", "")), str(form.get("queue", ""))
+            return data.act_on_letters(self.board, action, letter, queue)
+
+        return await self._form(request, act, f"/dead-letters?done={action}")
+
+    async def letters_api(self, request: Request) -> Response:
+        """``POST /api/dead-letters/requeue?id=<queue>/<stream id>``, ``.../purge[?queue=Q]``."""
+        action, query = request.path_params["action"], request.query_params
+        args = (action, query.get("id", ""), query.get("queue", ""))
+        return await self._api(request, lambda: data.act_on_letters(self.board, *args))
+
+    async def _form(self, request: Request, act: Callable[[Any], Any], target: str) -> Response:
+        """A write from a page: refused without the login cookie and CSRF token; ``act(form)``
+        in a thread; then back to ``target`` (or the error as a page)."""
         form = await request.form()
         refusal = self.guard.form_refusal(request, str(form.get("csrf", "")))
         if refusal:
             return self.message(request, refusal, 403)
-        action = request.path_params["action"]
-        letter, queue = str(form.get("letter", "")), str(form.get("queue", ""))
         try:
-            await live.in_thread(data.act_on_letters, self.board, action, letter, queue)
+            await live.in_thread(act, form)
         except FloqError as error:
             return self.message(request, str(error), _status(error))
-        base = request.scope.get("root_path", "")
-        return RedirectResponse(f"{base}/dead-letters?done={action}", 303)
+        return RedirectResponse(request.scope.get("root_path", "") + target, 303)
 
-    async def letters_api(self, request: Request) -> Response:
-        """``POST /api/dead-letters/requeue?id=<queue>/<stream id>``, ``.../purge[?queue=Q]``."""
+    async def _api(self, request: Request, act: Callable[[], Any]) -> Response:
+        """A write through the API: refused without the Bearer token; ``act()``'s answer."""
         status, refusal = self.guard.api_refusal(request)
         if refusal:
             return JSONResponse({"error": refusal}, status)
-        action, query = request.path_params["action"], request.query_params
-        args = (action, query.get("id", ""), query.get("queue", ""))
         try:
-            return JSONResponse(await live.in_thread(data.act_on_letters, self.board, *args))
+            return JSONResponse(await live.in_thread(act))
         except FloqError as error:
             return JSONResponse({"error": str(error)}, _status(error))
 
