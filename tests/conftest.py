@@ -13,7 +13,6 @@ then queue on the plain server, given to every process as ``FLOQ_FLOW_RUN_REDIS_
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import redis
 from floq.store import embedded
 from floq.store.connection import connect
 from floq.store.keys import Keys
-from proctree import assert_all_end, descendants
+from proctree import assert_all_end, descendants, terminate_all
 from servers import redis_cluster
 
 WORKER_ENV = {
@@ -175,13 +174,7 @@ class Workers:
         for process in self.processes:
             if process.poll() is None:
                 started |= descendants(process.pid)
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        terminate_all(self.processes)
         assert_all_end(started, 15, "the processes the test's workers started")
 
 

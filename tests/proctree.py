@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -43,3 +45,17 @@ def assert_all_end(pids: set[int], timeout: float, what: str) -> None:
             left = {pid: cmdline(pid) for pid in pids if alive(pid)}
             raise AssertionError(f"{what}: still running after {timeout} s: {left}")
         time.sleep(0.05)
+
+
+def terminate_all(processes: list[subprocess.Popen[bytes]], grace: float = 15) -> None:
+    """SIGTERM each process still running, then wait for all; SIGKILL one that takes longer
+    than ``grace`` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)

@@ -8,7 +8,6 @@ Playwright's own browser download does not work on these machines: the tests lau
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
 sys.path.insert(0, str(INTEGRATION))  # enqueued_flows, integration_helpers
 
 from floq.store import embedded  # noqa: E402
+from proctree import terminate_all  # noqa: E402
 
 CHROMIUM = os.environ.get("FLOQ_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
@@ -101,15 +101,7 @@ class Dashboards:
         return "\n".join(p.read_text() for p in sorted(self.log_dir.glob("dashboard-*.log")))
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        terminate_all(self.processes)
 
 
 def _answers(url: str) -> bool:
