@@ -7,7 +7,9 @@ seconds from the fault to work going on again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,14 @@ class Counts:
     rerun: int = 0
     reused: int = 0
     recover: float | None = None
+
+    @classmethod
+    def of(cls, scenario: str, tasks: int, recorded: Iterable[int], **more: Any) -> Counts:
+        """The counts of ``tasks`` task runs given how many outcomes each has recorded
+        (``recorded``: one number per task run that has any, zeros allowed)."""
+        counts = list(recorded)
+        lost = tasks - sum(1 for n in counts if n > 0)
+        return cls(scenario, tasks, lost=lost, twice=sum(1 for n in counts if n > 1), **more)
 
     def line(self) -> str:
         recover = "-" if self.recover is None else f"{self.recover:.1f} s"

@@ -87,10 +87,8 @@ def test_rotating_the_secret_worker_by_worker_mid_flow_loses_nothing(
     assert app.returncode == 0, f"{err[-3000:]}\n{workers.logs()}"
     result = json.loads(out.strip().splitlines()[-1])
     executions = len(list(done.iterdir()))
-    report(Counts("FLOQ_SECRET rotated worker by worker mid-flow", TASKS,
-                  lost=TASKS - len(result["recorded"]),
-                  twice=sum(1 for n in result["recorded"] if n > 1),
-                  rerun=executions - TASKS))  # fmt: skip
+    report(Counts.of("FLOQ_SECRET rotated worker by worker mid-flow", TASKS, result["recorded"],
+                     rerun=executions - TASKS))  # fmt: skip
     assert result["values"] == list(range(TASKS))
     assert result["recorded"] == [1] * TASKS
     assert "different FLOQ_SECRET" not in workers.logs(), workers.logs()
