@@ -141,8 +141,7 @@ class Worker:
     def start(self) -> None:
         """Everything but the claim loop; FloqError or a Redis error if it cannot start."""
         config = self.config
-        for name in config.queues:
-            self._protocol.ensure_queue(name)
+        self._ensure_queues()
         if self._metrics is not None:
             self._metrics.serve(config.settings.metrics_port or 0)
             self._upkeep.on_beat = self._metrics.beat
@@ -222,7 +221,9 @@ class Worker:
             except redis.ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
-                self._recreate_queues()
+                logger.warning("the queues %s are gone from Redis (did it lose its data?): "
+                               "creating them again", ",".join(queues))  # fmt: skip
+                self._ensure_queues()
                 continue
             for entry in malformed:
                 self._reject(entry)
@@ -236,12 +237,10 @@ class Worker:
             elif self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
                 return
 
-    def _recreate_queues(self) -> None:
-        """A queue's stream or group is gone (a Redis server that lost its data): make them
-        again and go on. The runs that were on them are lost with the data; their flow runs
-        learn so (they end Crashed: the coordinator sees their records vanish)."""
-        logger.warning("the queues %s are gone from Redis (did it lose its data?): "
-                       "creating them again", ",".join(self.config.queues))  # fmt: skip
+    def _ensure_queues(self) -> None:
+        """Make the queues' streams and groups unless they exist: at start, and again when a
+        Redis server lost its data (the runs that were on them are lost with it; their flow
+        runs learn so: they end Crashed, the coordinator sees their records vanish)."""
         for name in self.config.queues:
             self._protocol.ensure_queue(name)
 
