@@ -100,6 +100,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="R",
         help="timed runs per peer and workload, same workers; the best is kept",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="K",
+        help="for each workload, run every peer in turn K times (workers started afresh each "
+        "time) and keep each peer's best: its runs are spread over the same minutes as the "
+        "others', so a drift of the machine's speed does not favour whoever ran in a fast spell",
+    )
     parser.add_argument("--url", help="use this Redis server (never flushed) instead of our own")
     parser.add_argument("--setup", action="store_true", help="make the peers' venvs, then exit")
     parser.add_argument("--force", action="store_true", help="with --setup: rebuild the venvs")
@@ -143,16 +152,17 @@ def calibrate(target: float = SPIN_S) -> tuple[int, float]:
     return iterations, seconds
 
 
-def bare_floor(n: int, iterations: int, repeat: int) -> float:
+def bare_floor(n: int, iterations: int, repeat: int) -> Figures:
     """W4 without any framework: a 2-process pool runs the same tasks (best of `repeat`)."""
     with ProcessPoolExecutor(common.PROCESSES) as pool:
         list(pool.map(common.spin, [1000] * common.PROCESSES))  # start both processes
-        times = []
+        runs = []
         for _ in range(repeat):
             start = time.perf_counter()
-            list(pool.map(common.spin, [iterations] * n, chunksize=1))
-            times.append(time.perf_counter() - start)
-    return min(times)
+            cpu = list(pool.map(common.spin, [iterations] * n, chunksize=1))
+            seconds = time.perf_counter() - start
+            runs.append({"seconds": seconds, **common.w4_figures(cpu, n, seconds)})
+    return common.best_of("W4", runs)
 
 
 @contextlib.contextmanager
@@ -200,13 +210,14 @@ def run_driver(peer: str, workload: str, url: str, run: report.Run, timeout: flo
 def _summary(figures: Figures) -> str:
     if "error" in figures:
         return f"FAILED: {figures['error']}"
+    took = f"  [{figures['took_s']:.0f} s]" if "took_s" in figures else ""
     if "tasks_per_s" in figures:
-        return f"{figures['tasks_per_s']:,.0f} tasks/s ({figures['seconds']:.2f} s)"
+        return f"{figures['tasks_per_s']:,.0f} tasks/s ({figures['seconds']:.2f} s){took}"
     if "p50_ms" in figures:
-        return f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
+        return f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms{took}"
     if "vs_ideal" in figures:
-        return f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.2f} x ideal)"
-    return f"{figures['seconds']:.3f} s"
+        return f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.2f} x ideal){took}"
+    return f"{figures['seconds']:.3f} s{took}"
 
 
 def run_all(args: argparse.Namespace, run: report.Run, timeout: float) -> bool:
@@ -217,20 +228,40 @@ def run_all(args: argparse.Namespace, run: report.Run, timeout: float) -> bool:
         # Workload by workload, every peer in turn: the figures one row of the report compares
         # are minutes apart, not a quarter of an hour (this VM's speed drifts by up to ~35%).
         for workload in args.workloads:
-            for peer in args.peers:
-                entry = PEERS[peer]
-                url = server.with_db(base, entry.db) if owned else base
-                if owned and entry.uses_redis:
-                    server.flush_db(url)
-                start = time.monotonic()
-                figures = run_driver(peer, workload, url, run, timeout)
-                run.results.setdefault(peer, {})[workload] = figures
-                took = time.monotonic() - start
-                print(f"{peer:15} {workload}  {_summary(figures)}  [{took:.0f} s]", flush=True)
-                if "error" in figures:
-                    ok = False
-                    print(figures.pop("stderr", "")[-4000:], file=sys.stderr, flush=True)
+            for k in range(args.rounds):
+                for peer in args.peers:
+                    done = run.results.setdefault(peer, {}).get(workload)
+                    if done is not None and "error" in done:
+                        continue  # failed in an earlier round: reported once
+                    figures = _one_driver(peer, workload, base, owned, run, timeout)
+                    round_ = f" round {k + 1}" if args.rounds > 1 else ""
+                    print(f"{peer:15} {workload}{round_}  {_summary(figures)}", flush=True)
+                    if "error" in figures:
+                        ok = False
+                        print(figures.pop("stderr", "")[-4000:], file=sys.stderr, flush=True)
+                    run.results[peer][workload] = _merged(workload, done, figures)
     return ok
+
+
+def _one_driver(
+    peer: str, workload: str, base: str, owned: bool, run: report.Run, timeout: float
+) -> Figures:
+    entry = PEERS[peer]
+    url = server.with_db(base, entry.db) if owned else base
+    if owned and entry.uses_redis:
+        server.flush_db(url)
+    start = time.monotonic()
+    figures = run_driver(peer, workload, url, run, timeout)
+    figures["took_s"] = time.monotonic() - start
+    return figures
+
+
+def _merged(workload: str, earlier: Figures | None, figures: Figures) -> Figures:
+    """The better of two rounds' figures, with both rounds' runs under "runs"."""
+    if earlier is None or "error" in figures:
+        return figures
+    best = common.best_of(workload, [earlier, figures])
+    return {**best, "runs": earlier["runs"] + figures["runs"]}
 
 
 def _on_term(signum: int, frame: object) -> None:
@@ -253,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"W4 calibration: {iterations:,} iterations = {spin_s:.3f} s", flush=True)
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join([Path(sys.executable).as_posix(), "benchmarks/peers.py", *given])
-    run = report.Run(command, counts, {"W3": SLEEP_S, "W4": spin_s}, iterations, args.repeat)
+    run = report.Run(command, counts, {"W3": SLEEP_S, "W4": spin_s}, iterations, args.repeat,
+                     args.rounds)  # fmt: skip
     run.busy_before = busy
     if "W4" in args.workloads:
-        run.w4_floor = bare_floor(counts["W4"], iterations, args.repeat)
-        print(f"W4 floor (bare 2-process pool, same tasks): {run.w4_floor:.3f} s", flush=True)
+        run.w4_floor = bare_floor(counts["W4"], iterations, max(args.repeat, args.rounds))
+        print(f"W4 floor (bare 2-process pool, same tasks): {_summary(run.w4_floor)}", flush=True)
     timeout = args.timeout or TIMEOUT["quick" if args.quick else "full"] + 60 * (args.repeat - 1)
     ok = run_all(args, run, timeout)
     print()

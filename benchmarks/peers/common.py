@@ -40,12 +40,17 @@ def nap(seconds: float) -> float:
     return seconds
 
 
-def spin(iterations: int) -> int:
-    """Pure-Python CPU work; holds the GIL throughout. Calibrated by the orchestrator."""
+def spin(iterations: int) -> float:
+    """Pure-Python CPU work; holds the GIL throughout. Calibrated by the orchestrator.
+
+    Returns the CPU seconds its thread spent: W4's ideal is built from them, so it follows
+    the core speed of the moment (which drifts a lot on this VM) and charges a framework
+    for nothing but its own overhead."""
+    start = time.thread_time()
     total = 0
     for i in range(iterations):
         total += i
-    return iterations
+    return time.thread_time() - start
 
 
 def whoami(delay: float) -> int:
@@ -272,38 +277,41 @@ def _measure(peer: Peer, job: Job) -> dict[str, Any]:
         "W4": ("spin", [job.spin_iterations] * n),
     }
     fn, args = batches[job.workload]
-    one = _one_task_seconds(job) if job.workload == "W4" else 0.0
     start = time.perf_counter()
-    got = peer.run_many(fn, args)
+    got = list(peer.run_many(fn, args))
     seconds = time.perf_counter() - start
-    _expect(list(got), args, f"{job.workload} ({fn})")
+    if job.workload == "W4":
+        return {"seconds": seconds, **w4_figures(got, n, seconds)}
+    _expect(got, args, f"{job.workload} ({fn})")
     if job.workload == "W1":
         return {"seconds": seconds, "tasks_per_s": n / seconds}
-    if job.workload == "W4":
-        ideal = math.ceil(n / PROCESSES) * one
-        return {"seconds": seconds, "task_s": one, "ideal_s": ideal, "vs_ideal": seconds / ideal}
     return {"seconds": seconds}
 
 
-def _one_task_seconds(job: Job) -> float:
-    """One W4 task run here, best of 2, just before the timed run (this VM's speed drifts)."""
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        spin(job.spin_iterations)
-        times.append(time.perf_counter() - start)
-    return min(times)
+def w4_figures(cpu: list[Any], n: int, seconds: float) -> dict[str, float]:
+    """W4's ideal from the CPU seconds its ``n`` tasks report: the shortest wall time
+    ``PROCESSES`` cores could run them in (their sum spread evenly, or the longest one)."""
+    if len(cpu) != n or not all(isinstance(s, float) and s > 0 for s in cpu):
+        raise RuntimeError(f"W4 (spin): wrong results ({len(cpu)} items, first {cpu[:3]!r})")
+    ideal = max(sum(cpu) / PROCESSES, max(cpu))
+    return {"task_s": sum(cpu) / n, "ideal_s": ideal, "vs_ideal": seconds / ideal}
+
+
+BEST_KEY = {"W1": "tasks_per_s", "W2": "p50_ms", "W3": "seconds", "W4": "vs_ideal"}
+
+
+def best_of(workload: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best run's figures: the highest tasks/s (W1), the lowest p50 (W2), the shortest
+    wall time (W3) or the lowest wall time / ideal (W4)."""
+    key = BEST_KEY[workload]
+    return (max if key == "tasks_per_s" else min)(runs, key=lambda figures: figures[key])
 
 
 def run_workload(peer: Peer, job: Job) -> dict[str, Any]:
-    """Start the workers, warm up, time the workload `job.repeat` times; the best run's figures.
-
-    Best means the highest tasks/s (W1), the lowest p50 (W2), the shortest wall time (W3) or
-    the lowest wall time / ideal (W4); every run's main figure is kept under "runs".
-    """
+    """Start the workers, warm up, time the workload `job.repeat` times; the best run's
+    figures (`best_of`), with every run's main figure under "runs"."""
     peer.start()
     warm_up(peer)
-    key = {"W1": "tasks_per_s", "W2": "p50_ms", "W4": "vs_ideal"}.get(job.workload, "seconds")
     runs = [_measure(peer, job) for _ in range(job.repeat)]
-    best = (max if key == "tasks_per_s" else min)(runs, key=lambda figures: figures[key])
-    return {"n": job.n, **best, "runs": [figures[key] for figures in runs]}
+    key = BEST_KEY[job.workload]
+    return {"n": job.n, **best_of(job.workload, runs), "runs": [f[key] for f in runs]}

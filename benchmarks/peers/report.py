@@ -34,13 +34,14 @@ class Run:
 
     command: str
     counts: dict[str, int]
-    task_seconds: dict[str, float]  # W3: sleep per task; W4: measured seconds of one spin task
+    task_seconds: dict[str, float]  # W3: sleep per task; W4: one spin task at calibration
     spin_iterations: int
     repeat: int = 1
+    rounds: int = 1
     server: str = "?"
     token: str = field(default_factory=lambda: secrets.token_hex(3))  # in every queue name
     busy_before: float = 0.0  # cpu_busy() just before the run
-    w4_floor: float | None = None  # W4 on a bare 2-process pool, no framework
+    w4_floor: Figures | None = None  # W4 on a bare 2-process pool, no framework
     results: dict[str, dict[str, Figures]] = field(default_factory=dict)  # peer -> w -> figures
     started: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     load: str = field(default_factory=lambda: ", ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -90,15 +91,17 @@ def ideal(run: Run, workload: str) -> str:
     if workload == "W4":
         per_core = -(-run.counts["W4"] // 2)  # ceil(n / 2 cores)
         text = (f"{per_core * run.task_seconds['W4']:.2f} s at calibration ({per_core} per core, "
-                "2 cores); since one core's speed drifts a lot here (see the range below), "
-                "each driver also times one task just before each run, and \"W4 / ideal\" "
-                f"divides the wall time by {per_core} x that")  # fmt: skip
+                "2 cores); since the cores' speed drifts a lot here, each task reports the CPU "
+                "seconds its thread spent, and \"W4 / ideal\" divides the wall time by their "
+                "sum over 2 cores (what 2 cores could do at the speed of that moment)")  # fmt: skip
         measured = [f["task_s"] for row in run.results.values() for f in [row.get("W4", {})]
                     if "task_s" in f]  # fmt: skip
         if measured:
-            text += f"; one task measured {min(measured):.2f}-{max(measured):.2f} s in the drivers"
+            text += f"; one task took {min(measured):.2f}-{max(measured):.2f} s of CPU in the runs"
         if run.w4_floor is not None:
-            text += f"; a bare 2-process pool took {run.w4_floor:.2f} s at the start of the run"
+            floor = run.w4_floor
+            text += (f"; a bare 2-process pool (no framework) took {floor['seconds']:.2f} s "
+                     f"= {floor['vs_ideal']:.2f} x its ideal at the start of the run")  # fmt: skip
         return text
     return ""
 
@@ -180,6 +183,14 @@ def _configs(run: Run, peers: list[str], workloads: list[str]) -> list[str]:
     return lines
 
 
+def _best_of(run: Run) -> str:
+    if run.rounds == 1:
+        return f"Each figure is the best of {run.repeat} timed run(s) with the same workers."
+    return (f"Each figure is the best of {run.rounds} rounds x {run.repeat} timed run(s): "
+            "in each round every peer ran the workload in turn, its workers started afresh, "
+            "so each peer's runs are spread over the same minutes.")  # fmt: skip
+
+
 def write_results(path: Path, run: Run, peers: list[str], workloads: list[str]) -> None:
     failures = [
         f"- {peer} {w}: {f['error']}"
@@ -202,9 +213,9 @@ def write_results(path: Path, run: Run, peers: list[str], workloads: list[str]) 
         f"- Ideal: {'; '.join(ideals) or '-'}",
         "",
         "What each workload does and how each peer is run: `README.md`, section "
-        f'"`peers.py`". Each figure is the best of {run.repeat} timed run(s) with the same '
-        "workers. On a 2-core machine figures move by 10-30 % from run to run, more when "
-        "the machine is busy (see the load average), so compare within one run.",
+        f'"`peers.py`". {_best_of(run)} On a 2-core machine figures move by 10-30 % from '
+        "run to run, more when the machine is busy (see the load average), so compare "
+        "within one run.",
         "",
         "## Results",
         "",

@@ -127,6 +127,24 @@ class State:
         return text + (f", {self.message!r})" if self.message else ")")
 
 
+_new = object.__new__
+_set_type, _set_name, _set_message, _set_timestamp, _set_data = (
+    State.__dict__[name].__set__ for name in ("type", "name", "message", "timestamp", "data")
+)
+
+
+def restored(type: StateType, name: str, message: str, timestamp: float, data: Any) -> State:
+    """A state rebuilt from its recorded fields, as they were (no default, no check): about
+    twice as fast as ``State(...)``, for decoding outcomes in bulk."""
+    state: State = _new(State)
+    _set_type(state, type)
+    _set_name(state, name)
+    _set_message(state, message)
+    _set_timestamp(state, timestamp)
+    _set_data(state, data)
+    return state
+
+
 # Constructors, named as in Prefect. Refinements keep their type and change the name.
 def Pending(message: str = "", **kw: Any) -> State:
     return State(StateType.PENDING, "Pending", message, **kw)

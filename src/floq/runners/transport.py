@@ -23,7 +23,7 @@ from floq.errors import SerializationError
 from floq.futures import TaskFuture
 from floq.runners.base import crash, guarded
 from floq.runs import TaskCall, TaskRunRecord
-from floq.states import Failed, State, StateType
+from floq.states import Failed, State, StateType, restored
 
 TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and run count
 
@@ -32,6 +32,7 @@ TaskRunOutcome = tuple[State, list[State], int]  # its final state, history and 
 _PLAIN_OUTCOME = "floq-plain-outcome-1"
 _PLAIN = frozenset({str, bytes, int, float, bool, complex, type(None)})
 _TYPES = {member.value: member for member in StateType}
+_VALUES = {member: member.value for member in StateType}  # faster than ``.value``
 
 
 def encode_call(call: TaskCall, secret: bytes | None = None) -> bytes:
@@ -79,28 +80,38 @@ def run_encoded(payload: bytes, upstream: Mapping[str, State], mode: TimeoutMode
 
 
 def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None) -> bytes:
-    history = run.history
-    if history and history[-1] is state and all(type(s.data) in _PLAIN for s in history):
-        states = tuple((s.type.value, s.name, s.message, s.timestamp, s.data) for s in history)
+    states = _plain_states(run.history, state)
+    if states is not None:
         return serialization.dumps((_PLAIN_OUTCOME, states, run.run_count), secret,
                                    by_reference=True)  # fmt: skip
     try:
-        outcome = (state, history, run.run_count)
-        return serialization.dumps(outcome, secret, by_reference=True)
+        return serialization.dumps((state, run.history, run.run_count), secret, by_reference=True)
     except SerializationError as error:
         # The value or the exception does not pickle: send back a Failed that says so.
         failed = Failed(
             SerializationError(f"task run {run.name!r}: its {error.message}", run_id=run.id),
             f"the outcome of task run {run.name!r} cannot be sent back: {error.message}",
         )
-        history = [s for s in run.history if not s.is_final()] + [failed]
-        return serialization.dumps((failed, history, run.run_count), secret)
+        kept = [s for s in run.history if not s.is_final()] + [failed]
+        return serialization.dumps((failed, kept, run.run_count), secret)
+
+
+def _plain_states(history: list[State], state: State) -> list[tuple[Any, ...]] | None:
+    """The history as plain tuples, if it ends with ``state`` and holds only builtin scalars."""
+    if not history or history[-1] is not state:
+        return None
+    states = []
+    for s in history:
+        if type(s.data) not in _PLAIN:
+            return None
+        states.append((_VALUES[s.type], s.name, s.message, s.timestamp, s.data))
+    return states
 
 
 def decode_outcome(raw: bytes, secret: bytes | None = None) -> TaskRunOutcome:
     outcome = serialization.loads(raw, secret)
     if type(outcome) is tuple and outcome[0] == _PLAIN_OUTCOME:
-        history = [State(_TYPES[t], name, message, ts, data)
+        history = [restored(_TYPES[t], name, message, ts, data)
                    for t, name, message, ts, data in outcome[1]]  # fmt: skip
         return history[-1], history, outcome[2]
     return outcome  # type: ignore[no-any-return]

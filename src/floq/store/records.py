@@ -47,18 +47,21 @@ class CallRecord:
         )  # fmt: skip
 
     def encode(self, secret: bytes | None) -> bytes:
-        fields = (VERSION, *(getattr(self, name) for name in self.__slots__))
+        fields = (VERSION, self.code, self.run_id, self.name, self.task_name, self.flow_run_id,
+                  self.tags, self.args, self.kwargs, self.wait_for, self.log_prints,
+                  self.resolve)  # fmt: skip
         what = f"the call of task {self.task_name!r}"
         return serialization.dumps(fields, secret, what=what, by_reference=self._plain())
 
     def _plain(self) -> bool:
         """Only builtin scalars as arguments: the standard pickler (faster) does as well as
         cloudpickle, since nothing is stored by reference that the worker might lack."""
-        return (
-            not self.wait_for
-            and all(type(a) in _PLAIN for a in self.args)
-            and all(type(v) in _PLAIN for v in self.kwargs.values())
-        )
+        if self.wait_for:
+            return False
+        for value in self.args:
+            if type(value) not in _PLAIN:
+                return False
+        return not self.kwargs or all(type(v) in _PLAIN for v in self.kwargs.values())
 
     @classmethod
     def decode(cls, raw: bytes, secret: bytes | None) -> CallRecord:

@@ -13,7 +13,7 @@ from floq.errors import FloqError, SerializationError
 from floq.runners.base import guarded
 from floq.runners.transport import decode_outcome, encode_outcome
 from floq.runs import RunRecord, TaskCall, TaskRunRecord
-from floq.states import Crashed, Failed, State
+from floq.states import Crashed, Failed, State, StateType
 from floq.store.protocol import Claim, Result, Summary
 from floq.store.records import CallRecord, task_for
 
@@ -25,12 +25,13 @@ __all__ = [
 
 def summarize(run: RunRecord, state: State) -> Summary:
     """State type, state name, message (shortened), attempt start and end (epoch seconds)."""
-    running = [s.timestamp for s in run.history if s.is_running()]
-    started = running[-1] if running else state.timestamp
+    started = state.timestamp
+    for earlier in reversed(run.history):
+        if earlier.type is StateType.RUNNING:
+            started = earlier.timestamp
+            break
     message = state.message if len(state.message) <= 500 else state.message[:497] + "..."
-    return Summary(
-        state.type.value, state.name, message, f"{started:.6f}", f"{state.timestamp:.6f}"
-    )
+    return Summary(state.type, state.name, message, f"{started:.6f}", f"{state.timestamp:.6f}")
 
 
 def prepare(
