@@ -159,9 +159,9 @@ def bare_floor(n: int, iterations: int, repeat: int) -> Figures:
         runs = []
         for _ in range(repeat):
             start = time.perf_counter()
-            cpu = list(pool.map(common.spin, [iterations] * n, chunksize=1))
+            got = list(pool.map(common.spin, [iterations] * n, chunksize=1))
             seconds = time.perf_counter() - start
-            runs.append({"seconds": seconds, **common.w4_figures(cpu, n, seconds)})
+            runs.append({"seconds": seconds, **common.w4_figures(got, n, seconds)})
     return common.best_of("W4", runs)
 
 

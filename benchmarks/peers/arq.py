@@ -46,7 +46,7 @@ async def nap(ctx: dict[str, Any], seconds: float) -> float:
     return seconds
 
 
-async def spin(ctx: dict[str, Any], iterations: int) -> int:
+async def spin(ctx: dict[str, Any], iterations: int) -> list[float]:
     return common.spin(iterations)
 
 

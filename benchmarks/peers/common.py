@@ -40,17 +40,18 @@ def nap(seconds: float) -> float:
     return seconds
 
 
-def spin(iterations: int) -> float:
+def spin(iterations: int) -> list[float]:
     """Pure-Python CPU work; holds the GIL throughout. Calibrated by the orchestrator.
 
-    Returns the CPU seconds its thread spent: W4's ideal is built from them, so it follows
-    the core speed of the moment (which drifts a lot on this VM) and charges a framework
-    for nothing but its own overhead."""
+    Returns [the pid of the process that ran it, the CPU seconds its thread spent]: W4's ideal
+    is built from them, so it follows the speed each process ran at (which drifts a lot on
+    this VM, and differs between the two cores) and charges a framework for nothing but its
+    own overhead. A list, as JSON result backends give it back."""
     start = time.thread_time()
     total = 0
     for i in range(iterations):
         total += i
-    return time.thread_time() - start
+    return [float(os.getpid()), time.thread_time() - start]
 
 
 def whoami(delay: float) -> int:
@@ -288,13 +289,34 @@ def _measure(peer: Peer, job: Job) -> dict[str, Any]:
     return {"seconds": seconds}
 
 
-def w4_figures(cpu: list[Any], n: int, seconds: float) -> dict[str, float]:
-    """W4's ideal from the CPU seconds its ``n`` tasks report: the shortest wall time
-    ``PROCESSES`` cores could run them in (their sum spread evenly, or the longest one)."""
-    if len(cpu) != n or not all(isinstance(s, float) and s > 0 for s in cpu):
-        raise RuntimeError(f"W4 (spin): wrong results ({len(cpu)} items, first {cpu[:3]!r})")
-    ideal = max(sum(cpu) / PROCESSES, max(cpu))
-    return {"task_s": sum(cpu) / n, "ideal_s": ideal, "vs_ideal": seconds / ideal}
+def w4_figures(got: list[Any], n: int, seconds: float) -> dict[str, float]:
+    """W4's ideal from what its ``n`` tasks report ([pid, CPU seconds], see `spin`): the
+    shortest wall time ``PROCESSES`` processes running at the speeds they showed could take.
+
+    Each process's speed is the mean CPU seconds of the tasks it ran (a process that ran none
+    is taken to be as fast as the mean task); the tasks then go one by one to the process that
+    would finish them first, which is the best schedule for equal tasks. So a framework that
+    leaves a process idle, or prefetches tasks onto one, is charged for it; a core that was
+    slower than the other is not."""
+    try:
+        pairs = [(int(pid), float(cpu)) for pid, cpu in got]
+    except (TypeError, ValueError):
+        pairs = []
+    if len(pairs) != n or not all(cpu > 0 for _, cpu in pairs):
+        raise RuntimeError(f"W4 (spin): wrong results ({len(got)} items, first {got[:3]!r})")
+    by_process: dict[int, list[float]] = {}
+    for pid, cpu in pairs:
+        by_process.setdefault(pid, []).append(cpu)
+    mean = sum(cpu for _, cpu in pairs) / n
+    speeds = sorted(sum(c) / len(c) for c in by_process.values())[:PROCESSES]
+    speeds += [mean] * (PROCESSES - len(speeds))
+    finish = [0.0] * PROCESSES
+    for _ in range(n):
+        k = min(range(PROCESSES), key=lambda i: finish[i] + speeds[i])
+        finish[k] += speeds[k]
+    ideal = max(finish)
+    return {"task_s": mean, "ideal_s": ideal, "vs_ideal": seconds / ideal,
+            "processes": float(len(by_process))}  # fmt: skip
 
 
 BEST_KEY = {"W1": "tasks_per_s", "W2": "p50_ms", "W3": "seconds", "W4": "vs_ideal"}

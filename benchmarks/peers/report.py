@@ -54,6 +54,7 @@ class Metric:
     title: str
     higher_is_better: bool
     fmt: Callable[[float], str]
+    compared: bool = True  # in the floq-vs-best table (W4's wall time is not: see `ideal`)
 
 
 def _fmt_rate(v: float) -> str:
@@ -79,7 +80,7 @@ def metrics(run: Run, workloads: list[str]) -> list[Metric]:
         Metric("W2", "p50_ms", f"W2 p50 ms ({c['W2']} round trips)", False, _fmt_ms),
         Metric("W2", "p99_ms", "W2 p99 ms", False, _fmt_ms),
         Metric("W3", "seconds", f"W3 s ({c['W3']} x sleep {t['W3']:g} s)", False, _fmt_s),
-        Metric("W4", "seconds", f"W4 s ({c['W4']} x {t['W4']:.2f} s CPU)", False, _fmt_s),
+        Metric("W4", "seconds", f"W4 s ({c['W4']} x {t['W4']:.2f} s CPU)", False, _fmt_s, False),
         Metric("W4", "vs_ideal", "W4 / ideal", False, _fmt_x),
     ]
     return [m for m in all_metrics if m.workload in workloads]
@@ -91,9 +92,11 @@ def ideal(run: Run, workload: str) -> str:
     if workload == "W4":
         per_core = -(-run.counts["W4"] // 2)  # ceil(n / 2 cores)
         text = (f"{per_core * run.task_seconds['W4']:.2f} s at calibration ({per_core} per core, "
-                "2 cores); since the cores' speed drifts a lot here, each task reports the CPU "
-                "seconds its thread spent, and \"W4 / ideal\" divides the wall time by their "
-                "sum over 2 cores (what 2 cores could do at the speed of that moment)")  # fmt: skip
+                "2 cores); since each core's speed drifts a lot here, and the two differ, each "
+                "task reports its process and the CPU seconds its thread spent, and \"W4 / "
+                "ideal\" divides the wall time by the shortest time 2 processes running at the "
+                "speeds they showed could take for the tasks (`w4_figures` in "
+                "`peers/common.py`)")  # fmt: skip
         measured = [f["task_s"] for row in run.results.values() for f in [row.get("W4", {})]
                     if "task_s" in f]  # fmt: skip
         if measured:
@@ -126,7 +129,7 @@ def table(run: Run, peers: list[str], workloads: list[str]) -> str:
 def ratios(run: Run, peers: list[str], workloads: list[str]) -> list[str]:
     """floq against the best other peer, per metric: >1x means floq is better."""
     out = []
-    for m in metrics(run, workloads):
+    for m in (m for m in metrics(run, workloads) if m.compared):
         floq = run.results.get("floq", {}).get(m.workload, {})
         rows = {p: run.results.get(p, {}).get(m.workload, {}) for p in peers if p != "floq"}
         others: dict[str, float] = {p: f[m.key] for p, f in rows.items() if m.key in f}

@@ -52,7 +52,7 @@ async def nap(ctx: dict[str, Any], *, i: float) -> float:
     return i
 
 
-async def spin(ctx: dict[str, Any], *, i: int) -> int:
+async def spin(ctx: dict[str, Any], *, i: int) -> list[float]:
     return common.spin(i)
 
 

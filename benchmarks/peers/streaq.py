@@ -64,7 +64,7 @@ async def nap(seconds: float) -> float:
 
 
 @_task
-async def spin(iterations: int) -> int:
+async def spin(iterations: int) -> list[float]:
     return common.spin(iterations)
 
 

@@ -56,7 +56,7 @@ async def nap(seconds: float) -> float:
 
 
 @broker.task(task_name="spin")
-async def spin(iterations: int) -> int:
+async def spin(iterations: int) -> list[float]:
     return common.spin(iterations)
 
 
