@@ -37,19 +37,21 @@ class Servers:
         self.root = root
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
 
-    def start(self, *args: str, sentinel: bool = False) -> int:
-        """A server (or a Sentinel) on a free port with ``args``; its port."""
+    def start(self, *args: str, sentinel: bool = False, password: str | None = None) -> int:
+        """A server (or a Sentinel) on a free port with ``args``; its port. ``password``: its
+        default user's (and the one it gives its master, if it is a replica)."""
+        auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
         for _ in range(5):
             port = embedded.free_port()
             folder = self.root / str(port)
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "redis.conf"
-            lines = [f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save ''", *args]
+            lines = [f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save ''", *args, *auth]
             config.write_text("\n".join(lines) + "\n")
             command = [SERVER, str(config), *(["--sentinel"] if sentinel else [])]
             log = (folder / "log.txt").open("wb")
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            if self._answers(port, process):
+            if self._answers(port, process, password):
                 self.processes[port] = process
                 return port
             process.kill()
@@ -75,8 +77,10 @@ class Servers:
         self.processes[port] = started
 
     @staticmethod
-    def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:
-        client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2)
+    def _answers(port: int, process: subprocess.Popen[bytes], password: str | None = None) -> bool:
+        client = redis.Redis(
+            port=port, password=password, socket_connect_timeout=0.5, socket_timeout=2
+        )
         deadline = time.monotonic() + 10
         try:
             while time.monotonic() < deadline and process.poll() is None:
@@ -101,23 +105,23 @@ class Servers:
 
 
 @contextmanager
-def redis_cluster(root: Path, nodes: int = 3) -> Iterator[str]:
-    """A Redis Cluster of ``nodes`` masters, no replicas; its ``redis+cluster://`` URL."""
+def redis_cluster(root: Path, nodes: int = 3, password: str | None = None) -> Iterator[str]:
+    """A Redis Cluster of ``nodes`` masters, no replicas; its ``redis+cluster://`` URL (without
+    the ``password`` its default user needs, if one is given)."""
     servers = Servers(root)
     try:
-        ports = [
-            servers.start("cluster-enabled yes", "cluster-node-timeout 5000", "appendonly no")
-            for _ in range(nodes)
-        ]
+        config = ("cluster-enabled yes", "cluster-node-timeout 5000", "appendonly no")
+        ports = [servers.start(*config, password=password) for _ in range(nodes)]
         addresses = [f"127.0.0.1:{port}" for port in ports]
-        create = [CLI, "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+        create = [CLI, *(["-a", password] if password else []), "--cluster", "create",
+                  *addresses, "--cluster-replicas", "0"]  # fmt: skip
         done = subprocess.run(
             [*create, "--cluster-yes"], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, f"redis-cli --cluster create failed:\n{done.stdout}"
 
         def ready() -> bool:
-            client = redis.Redis(port=ports[0])
+            client = redis.Redis(port=ports[0], password=password)
             try:
                 return client.cluster("info")["cluster_state"] == "ok"  # type: ignore[no-any-return]
             finally:
@@ -134,16 +138,20 @@ class SentinelSet:
 
     SERVICE = "floqmaster"
 
-    def __init__(self, servers: Servers) -> None:
-        self.servers = servers
+    def __init__(self, servers: Servers, password: str | None = None) -> None:
+        """``password``: the master's and the replica's default user needs it (the Sentinel
+        itself needs none)."""
+        self.servers, self.password = servers, password
         # min-replicas-to-write: a deposed master refuses writes at once (see floq.store.failover)
         safe = ("min-replicas-to-write 1", "min-replicas-max-lag 10")
-        self.master = servers.start("appendonly no", *safe)
-        self.replica = servers.start(f"replicaof 127.0.0.1 {self.master}", *safe)
+        self.master = servers.start("appendonly no", *safe, password=password)
+        self.replica = servers.start(f"replicaof 127.0.0.1 {self.master}", *safe, password=password)
+        auth = (f"sentinel auth-pass {self.SERVICE} {password}",) if password else ()
         self.sentinel = servers.start(
             f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master} 1",
             f"sentinel down-after-milliseconds {self.SERVICE} 2000",
             f"sentinel failover-timeout {self.SERVICE} 10000",
+            *auth,
             sentinel=True,
         )
         self.url = f"redis+sentinel://127.0.0.1:{self.sentinel}/{self.SERVICE}/0"
@@ -151,7 +159,7 @@ class SentinelSet:
         _wait(lambda: self.master_port() == self.master, 30, "the Sentinel to see the master")
 
     def _replica_synced(self) -> bool:
-        client = redis.Redis(port=self.replica)
+        client = redis.Redis(port=self.replica, password=self.password)
         try:
             return client.info("replication").get("master_link_status") == "up"
         finally:
@@ -180,9 +188,9 @@ class SentinelSet:
 
 
 @contextmanager
-def sentinel_set(root: Path) -> Iterator[SentinelSet]:
+def sentinel_set(root: Path, password: str | None = None) -> Iterator[SentinelSet]:
     servers = Servers(root)
     try:
-        yield SentinelSet(servers)
+        yield SentinelSet(servers, password)
     finally:
         servers.stop()

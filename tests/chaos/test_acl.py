@@ -1,5 +1,6 @@
 """Redis ACL users (``redis://user:pass@...``): a user limited to the namespace's keys (and RQ's)
-runs a flow as producer, coordinator, worker and CLI; a wrong password is one clear line.
+runs a flow as producer, coordinator, worker and CLI; a wrong password is one clear line, on
+one server, on a Redis Cluster and behind a Sentinel.
 
 The server is Debian's ``redis-server`` started by the test; its default user gets a password
 of its own, so that nothing here works without the ACL user.
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from floq import flow, task
 from floq.errors import FloqError
 from floq.producer import enqueue
 from floq.runners import RedisTaskRunner
-from servers import Servers
+from floq.store.connection import check, connect
+from servers import Servers, redis_cluster, sentinel_set
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -107,3 +110,31 @@ def test_a_wrong_password_is_one_line_naming_the_user(
     with pytest.raises(FloqError, match="refused user 'alice'") as refused:  # the producer
         enqueue(enqueued_flows.sum_of_squares, (1,), url=wrong, namespace=namespace)
     assert WRONG not in str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
+def test_a_wrong_password_on_a_cluster_or_sentinel_url_is_one_line(
+    kind: str, tmp_path: Path, namespace: str
+) -> None:
+    with ExitStack() as stack:  # servers whose default user needs PASSWORD
+        if kind == "cluster":
+            url = stack.enter_context(redis_cluster(tmp_path, password=PASSWORD))
+        else:
+            url = stack.enter_context(sentinel_set(tmp_path, password=PASSWORD)).url
+        scheme, rest = url.split("://", 1)
+        right, wrong = (f"{scheme}://:{secret}@{rest}" for secret in (PASSWORD, WRONG))
+        client = connect(right, retry_seconds=0)  # the right password works
+        check(client, right)
+        client.close()
+        healthy = _cli(right, namespace, "health")
+        assert healthy.returncode == 0 and "healthy" in healthy.stdout, healthy.stderr
+        first_port = rest.split(",")[0].split("/")[0]
+        for command, args in ((WORKER_CLI, ("--flow-slots", "0")), (FLOQ_CLI, ("health",))):
+            began = time.monotonic()
+            done = run_cli(command, *args, env=clean_env(FLOQ_REDIS_URL=wrong), timeout=WAIT)
+            took = time.monotonic() - began
+            assert done.returncode == 1, (args, done.stdout, done.stderr)
+            [line] = done.stderr.strip().splitlines()
+            assert "refused user 'default'" in line and first_port in line, line
+            assert WRONG not in done.stderr + done.stdout
+            assert took < 15, f"{args}: {took:.1f} s: a wrong password is not retried"

@@ -12,7 +12,7 @@ import redis
 
 from floq.cli.app import floq_cli, settings_from_flags, talks_to
 from floq.errors import ConfigurationError
-from floq.store.connection import connect, redacted
+from floq.store.connection import connect, redacted, refused
 from floq.store.keys import Keys
 from floq.store.protocol import WorkerRegistry
 
@@ -32,6 +32,8 @@ def health_command(url: str | None, namespace: str | None, worker: str | None) -
     client = connect(url, connect_timeout=CONNECT_TIMEOUT, retry_seconds=0)
     try:
         client.ping()
+    except redis.AuthenticationError as error:
+        raise click.ClickException(f"unhealthy: {refused(url, error)}") from None
     except redis.RedisError as error:
         raise click.ClickException(
             f"unhealthy: Redis at {redacted(url)} does not answer: {type(error).__name__}"

@@ -80,6 +80,8 @@ def connect(
     except redis.AuthenticationError as error:
         raise FloqError(refused(url, error)) from None
     except (redis.RedisError, redis.exceptions.RedisClusterException) as error:  # slots, at once
+        if isinstance(error.__cause__, redis.AuthenticationError):  # a cluster's nodes refused
+            raise FloqError(refused(url, error.__cause__)) from None
         raise FloqError(f"cannot reach Redis at {redacted(url)}: {error}") from None
 
 
