@@ -137,7 +137,8 @@ class TaskRunProtocol:
         and a retry's previous outcome, fetched in one round trip (none if none is needed)."""
         pipe = self.client.pipeline(transaction=False)
         wanted: list[tuple[int, str | None]] = []
-        missing = sorted({c.code for c in claims if codes.get(c.code) is None})
+        found = {code: codes.get(code) for code in {c.code for c in claims}}  # one look each
+        missing = sorted(code for code, raw in found.items() if raw is None)
         for code in missing:
             pipe.get(self.keys.code(code))
         for i, claim in enumerate(claims):
@@ -148,11 +149,12 @@ class TaskRunProtocol:
                 pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), TaskField.OUTCOME)
                 wanted.append((i, None))
         if not wanted and not missing:
-            return [c.with_inputs(codes.get(c.code)) for c in claims]
+            return [c.with_inputs(found[c.code]) for c in claims]
         replies = pipe.execute()
         for code, raw in zip(missing, replies, strict=False):
             if raw is not None:
                 codes.put(code, raw)
+                found[code] = raw
         upstream: list[dict[str, bytes | None]] = [{} for _ in claims]
         previous: list[bytes | None] = [None] * len(claims)
         for (i, run_id), value in zip(wanted, replies[len(missing) :], strict=True):
@@ -161,7 +163,7 @@ class TaskRunProtocol:
             else:
                 upstream[i][run_id] = value
         return [
-            c.with_inputs(codes.get(c.code), upstream[i], previous[i]) for i, c in enumerate(claims)
+            c.with_inputs(found[c.code], upstream[i], previous[i]) for i, c in enumerate(claims)
         ]
 
     def complete(self, consumer: str, items: list[tuple[Claim, Result]]) -> list[bool]:
