@@ -210,14 +210,15 @@ def run_driver(peer: str, workload: str, url: str, run: report.Run, timeout: flo
 def _summary(figures: Figures) -> str:
     if "error" in figures:
         return f"FAILED: {figures['error']}"
-    took = f"  [{figures['took_s']:.0f} s]" if "took_s" in figures else ""
     if "tasks_per_s" in figures:
-        return f"{figures['tasks_per_s']:,.0f} tasks/s ({figures['seconds']:.2f} s){took}"
-    if "p50_ms" in figures:
-        return f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms{took}"
-    if "vs_ideal" in figures:
-        return f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.2f} x ideal){took}"
-    return f"{figures['seconds']:.3f} s{took}"
+        text = f"{figures['tasks_per_s']:,.0f} tasks/s ({figures['seconds']:.2f} s)"
+    elif "p50_ms" in figures:
+        text = f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
+    elif "vs_ideal" in figures:
+        text = f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.2f} x ideal)"
+    else:
+        text = f"{figures['seconds']:.3f} s"
+    return text + (f"  [{figures['took_s']:.0f} s]" if "took_s" in figures else "")
 
 
 def run_all(args: argparse.Namespace, run: report.Run, timeout: float) -> bool:
