@@ -36,6 +36,7 @@ class Servers:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.passwords: dict[int, str | None] = {}  # by port: what `restart` checks with
 
     def start(self, *args: str, sentinel: bool = False, password: str | None = None) -> int:
         """A server (or a Sentinel) on a free port with ``args``; its port. ``password``: its
@@ -52,7 +53,7 @@ class Servers:
             log = (folder / "log.txt").open("wb")
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             if self._answers(port, process, password):
-                self.processes[port] = process
+                self.processes[port], self.passwords[port] = process, password
                 return port
             process.kill()
             process.wait(timeout=10)
@@ -73,7 +74,8 @@ class Servers:
         log = (folder / "log.txt").open("ab")
         command = [SERVER, str(folder / "redis.conf")]
         started = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        assert self._answers(port, started), f"redis-server did not restart on port {port}"
+        answers = self._answers(port, started, self.passwords.get(port))
+        assert answers, f"redis-server did not restart on port {port}"
         self.processes[port] = started
 
     @staticmethod
