@@ -32,10 +32,12 @@ class Completer:
         consumer: str,
         written: Callable[[list[Claim]], None],
         recorded: Callable[[Claim, Result], None] | None = None,
+        retry_due: Callable[[float], None] | None = None,
     ) -> None:
         self._protocol, self._consumer = protocol, consumer
         self._written = written  # called with the claims of every batch, written or not
         self._recorded = recorded  # called with each outcome Redis accepted
+        self._retry_due = retry_due  # called with when the batch's first retry is due (epoch s)
         self._queue: queues.SimpleQueue[Item | None] = queues.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="floq-complete", daemon=True)
 
@@ -67,11 +69,17 @@ class Completer:
         """Write these outcomes now, in this thread, in one pipeline."""
         try:
             accepted = self._complete(items)
+            retry_in = float("inf")
             for (claim, result), ok in zip(items, accepted, strict=True):
                 if not ok:
                     logger.warning("refused a late outcome of task run %s", claim.task_run_id)
-                elif self._recorded is not None:
+                    continue
+                if self._recorded is not None:
                     self._recorded(claim, result)
+                if result.retry_in is not None:
+                    retry_in = min(retry_in, result.retry_in)
+            if retry_in < float("inf") and self._retry_due is not None:
+                self._retry_due(time.time() + retry_in)  # no earlier than complete() set it
         except Exception:
             logger.exception("could not write %d outcome(s) back", len(items))
         finally:

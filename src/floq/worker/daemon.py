@@ -90,7 +90,9 @@ class Worker:
         self._flow_slots = FlowSlots(config)
         self._metrics = _metrics(config, self._client, self.keys)
         recorded = None if self._metrics is None else self._recorded
-        self._completer = Completer(self._protocol, config.name, self._forget, recorded)
+        self._completer = Completer(
+            self._protocol, config.name, self._forget, recorded, self._upkeep.retry_due
+        )
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
 

@@ -28,7 +28,7 @@ from floq.store.protocol import TaskRunProtocol, WorkerRegistry
 
 logger = logging.getLogger("floq.worker")
 
-_TICK = 0.1  # how often due retries are promoted (s)
+_PAUSE = 0.1  # after a Redis error, before trying again (s)
 _ORPHAN_IDLE_MS = 5000  # a claimed entry not received for this long is an orphan
 
 
@@ -37,6 +37,9 @@ class Upkeep:
         self._protocol, self._config = protocol, config
         self._registry = WorkerRegistry(protocol.client, protocol.keys)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by stop() and retry_due()
+        self._lock = threading.Lock()
+        self._retry_at = float("inf")  # monotonic time of a retry this worker scheduled
         self._thread = threading.Thread(target=self._loop, name="floq-upkeep", daemon=True)
         self.inflight = 0
         self.started = time.time()
@@ -55,6 +58,7 @@ class Upkeep:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
         with contextlib.suppress(redis.RedisError):
             self._registry.unregister(self._config.name)
@@ -81,8 +85,19 @@ class Upkeep:
         if cancelled and self.on_cancelled is not None:
             self.on_cancelled(cancelled)
 
-    def promote(self) -> int:
-        return self._protocol.promote()
+    def promote(self) -> float:
+        """Put due retries back on their queues; when (monotonic) the next one is due."""
+        _, due = self._protocol.promote()
+        if due is None:
+            return float("inf")
+        return time.monotonic() + max(0.0, due - time.time())
+
+    def retry_due(self, at: float) -> None:
+        """A retry this worker just scheduled is due at ``at`` (epoch s): promote it then."""
+        when = time.monotonic() + max(0.0, at - time.time())
+        with self._lock:
+            self._retry_at = min(self._retry_at, when)
+        self._wake.set()
 
     def reap(self) -> int:
         """Hand back the pending entries of every consumer whose heartbeat lapsed."""
@@ -123,17 +138,33 @@ class Upkeep:
         return total
 
     def _loop(self) -> None:
+        """Beat and reap on their intervals; promote when a retry is due, not on a tick.
+
+        The next due time comes from each promotion; a retry this worker schedules wakes
+        it (:meth:`retry_due`); every heartbeat promotes too, so retries scheduled by a worker
+        that left are promoted by the others at most a heartbeat late. An idle worker makes a
+        round trip or two a heartbeat, not ten a second."""
         settings = self._config.settings
-        next_beat = next_reap = time.monotonic()
-        while not self._stop.wait(_TICK):
+        next_reap = promote_at = time.monotonic()
+        next_beat = next_reap + settings.heartbeat_seconds  # start() beat
+        while not self._stop.is_set():
             now = time.monotonic()
+            with self._lock:
+                promote_at, self._retry_at = min(promote_at, self._retry_at), float("inf")
+            pause = 0.0
             try:
-                self.promote()
                 if now >= next_beat:
                     self.beat()
                     next_beat = now + settings.heartbeat_seconds
+                    promote_at = now  # retries others scheduled, at least once a heartbeat
+                if now >= promote_at:
+                    promote_at = self.promote()
                 if now >= next_reap:
                     self.reap()
                     next_reap = now + settings.reap_seconds
             except redis.RedisError as error:
                 logger.error("upkeep: Redis error: %s", error)
+                pause = _PAUSE
+            until = min(next_beat, next_reap, promote_at)
+            self._wake.wait(max(pause, until - time.monotonic()))
+            self._wake.clear()

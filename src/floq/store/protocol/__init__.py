@@ -86,7 +86,8 @@ Scripts (``floq/store/scripts/*.lua``, run by SHA)
   one result entry per flow run, one count update per flow run and state type.
   Returns 1 (recorded) or 0 (refused) per outcome.
 * ``promote``: KEYS retries; ARGV now (ms), limit, queue prefix. Re-queues due retries of
-  unfinished runs. Returns how many were due.
+  unfinished runs. Returns how many were due and the due time (ms) of the earliest retry
+  left ('' when none), so a worker sleeps until then instead of polling.
 * ``reclaim``: KEYS queue stream; ARGV group, consumer, max count, namespace. Re-adds the
   consumer's pending entries under new ids (``rc`` +1), deletes the consumer when done.
   Returns how many entries it took.

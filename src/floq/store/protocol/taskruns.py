@@ -211,10 +211,12 @@ class TaskRunProtocol:
         return not any(pipe.execute())
 
     # --- upkeep -----------------------------------------------------------------------------
-    def promote(self, limit: int = 100) -> int:
-        """Put due retries back on their queues (``promote.lua``); how many were due."""
+    def promote(self, limit: int = 100) -> tuple[int, float | None]:
+        """Put due retries back on their queues (``promote.lua``): how many were due, and
+        when the earliest retry left is due (epoch s; None: no retry is waiting)."""
         args = [int(time.time() * 1000), limit, self.keys.queue_prefix]
-        return int(self.scripts.call(self.client, "promote", [self.keys.retries], args))
+        count, left = self.scripts.call(self.client, "promote", [self.keys.retries], args)
+        return int(count), float(left) / 1000 if left else None
 
     def hand_back(self, queue: str, consumer: str) -> int:
         """Put all of ``consumer``'s pending entries of ``queue`` back as new entries (new

@@ -1,5 +1,6 @@
 -- Put due retries back on their queue streams.
 -- KEYS[1] retries zset; ARGV: now (ms), limit, queue-stream prefix
+-- Returns {how many were due, the due time (ms) of the earliest retry left, or ''}.
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, task in ipairs(due) do
   redis.call('ZREM', KEYS[1], task)
@@ -9,4 +10,5 @@ for _, task in ipairs(due) do
     redis.call('HSET', task, 'e', id)
   end
 end
-return #due
+local left = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, left[2] or ''}
