@@ -194,9 +194,10 @@ class RedisTaskRunner(TaskRunner):
             _crash([self._futures_by_id[i] for i in gone], message)
 
     def _look_for_workers(self) -> None:
-        """Warn once if task runs wait and no live worker has served the queue for a while."""
+        """Warn once if task runs wait and no live worker has served the queue for a while.
+        Looked into at most once a second, and only after a second without an outcome."""
         now = time.monotonic()
-        if now < self._next_look:
+        if now < self._next_look or now - self._last_news < 1.0:
             return
         self._next_look = now + 1.0
         waiting = sum(not future.done() for future in list(self._futures_by_id.values()))
@@ -209,7 +210,7 @@ class RedisTaskRunner(TaskRunner):
         if not hint:
             self._unserved_since, self._warned = None, False
             return
-        self._unserved_since = self._unserved_since or now
+        self._unserved_since = self._unserved_since or self._last_news  # quiet since then
         if not self._warned and now - self._unserved_since >= NO_WORKER_GRACE:
             logger.warning("%d task run(s) wait: %s", waiting, hint)
             self._warned = True

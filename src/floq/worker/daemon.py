@@ -95,6 +95,10 @@ class Worker:
         )
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
+        # A lone outcome is written by the thread that ran it (one hand-off less), except in
+        # parallel and dask modes: there ``_done`` runs on the pool's or the client's own
+        # thread, which would then hand the next attempt out only once the write is back.
+        self._write_inline = config.mode == "concurrent"
 
     # --- starting and stopping ----------------------------------------------------------------
     def handle_signals(self) -> None:
@@ -296,7 +300,7 @@ class Worker:
             result = crashed(claim, result, self._secret)
         if self._closed:  # handed back already: the outcome would be refused
             self._forget([claim])
-        elif len(self._inflight) == 1:
+        elif self._write_inline and len(self._inflight) == 1:
             self._completer.write([(claim, result)])  # alone: no batch to wait for
         else:
             self._completer.put(claim, result)

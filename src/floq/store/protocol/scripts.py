@@ -37,8 +37,15 @@ class Scripts:
         self.load()
 
     def load(self) -> None:
+        """Load every script: one round trip (a cluster client sends each to every primary)."""
+        if isinstance(self._client, redis.cluster.RedisCluster):
+            for name in NAMES:
+                self._client.script_load(source(name))
+            return
+        pipe = self._client.pipeline(transaction=False)
         for name in NAMES:
-            self._client.script_load(source(name))
+            pipe.script_load(source(name))
+        pipe.execute()
 
     def call(self, target: Any, name: str, keys: list[str], args: list[Any]) -> Any:
         """On a pipeline, queue the call (:meth:`execute` reloads on NOSCRIPT); on a client,
