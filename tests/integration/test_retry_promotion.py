@@ -57,7 +57,8 @@ def test_a_retry_left_by_a_stopped_worker_runs_on_another(
     runner, workers, client: Any, keys: Keys, tmp_path: Path
 ) -> None:
     """The worker that ran the failed attempt stops before the retry is due; the other one,
-    which was idle all along, promotes it at its heartbeat (0.5 s in the tests) and runs it."""
+    which was idle all along, learns its due time from the promotion at a heartbeat (0.5 s in
+    the tests), promotes it and runs it."""
     pool = [workers.start("--concurrency", "2") for _ in range(2)]
     workers.wait_registered(2)
     path = tmp_path / "attempts"

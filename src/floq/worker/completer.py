@@ -37,7 +37,7 @@ class Completer:
         self._protocol, self._consumer = protocol, consumer
         self._written = written  # called with the claims of every batch, written or not
         self._recorded = recorded  # called with each outcome Redis accepted
-        self._retry_due = retry_due  # called with when the batch's first retry is due (epoch s)
+        self._retry_due = retry_due  # called with the delay of the batch's first retry (s)
         self._queue: queues.SimpleQueue[Item | None] = queues.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="floq-complete", daemon=True)
 
@@ -79,7 +79,7 @@ class Completer:
                 if result.retry_in is not None:
                     retry_in = min(retry_in, result.retry_in)
             if retry_in < float("inf") and self._retry_due is not None:
-                self._retry_due(time.time() + retry_in)  # no earlier than complete() set it
+                self._retry_due(retry_in)  # from now: no earlier than complete() set it
         except Exception:
             logger.exception("could not write %d outcome(s) back", len(items))
         finally:

@@ -92,9 +92,9 @@ class Upkeep:
             return float("inf")
         return time.monotonic() + max(0.0, due - time.time())
 
-    def retry_due(self, at: float) -> None:
-        """A retry this worker just scheduled is due at ``at`` (epoch s): promote it then."""
-        when = time.monotonic() + max(0.0, at - time.time())
+    def retry_due(self, delay: float) -> None:
+        """A retry this worker just wrote is due in ``delay`` seconds: promote it then."""
+        when = time.monotonic() + delay
         with self._lock:
             self._retry_at = min(self._retry_at, when)
         self._wake.set()
