@@ -64,11 +64,11 @@ class RedisTaskRunner(TaskRunner):
         self._address = self.url or redis_url_or_embedded(settings)
         self._keys = Keys(self.namespace or settings.namespace)
         self._secret, self._ttl = settings.secret, settings.result_ttl
-        self._client: Any = connect(self._address)
-        check(self._client, self._address)
-        self._reader: Any = connect(self._address, blocking=True)
+        server = _Server.of(self._address)
+        self._client: Any = server.client
+        check(self._client, self._address)  # one round trip: a server gone since fails here
         self._protocol = TaskRunProtocol(self._client, self._keys, self._ttl)
-        self._protocol.ensure_queue(self.queue)
+        server.ensure_queue(self._protocol, self._keys.ns, self.queue)
         self._futures_by_id.clear()
         self._sent: set[str] = set()  # task run ids whose submission reached Redis
         self._flow_run_id = None
@@ -85,8 +85,6 @@ class RedisTaskRunner(TaskRunner):
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
-        for client in (self._client, self._reader):
-            client.close()
 
     def _spawn(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -161,7 +159,7 @@ class RedisTaskRunner(TaskRunner):
         last: bytes | str = "0"
         self._last_news = time.monotonic()
         while True:
-            entries = self._protocol.read_results(self._reader, self._flow_run_id, last, 1000)
+            entries = self._protocol.read_results(self._client, self._flow_run_id, last, 1000)
             for entry in entries:
                 last = entry.entry_id
                 if entry.task_run_id is None:  # a stop marker: ours, or an earlier attempt's
@@ -231,6 +229,37 @@ class RedisTaskRunner(TaskRunner):
 
     def _fail_all(self, message: str) -> None:
         _crash([f for f in self._futures_by_id.values() if not f.done()], message)
+
+
+class _Server:
+    """One client per Redis address in this process, shared by the runners that start there
+    one after another (and by concurrent ones: its connection pool is thread-safe).
+
+    Each start checks the server (a wrong URL, or a server gone since, fails there); the
+    first at an address also connects, and the protocol loads its scripts on the client.
+    Later starts reuse the client, its open connections and its scripts: one round trip
+    (a server that restarted meanwhile is found again: redis-py reconnects, the scripts
+    reload on NOSCRIPT, workers make a lost queue group again)."""
+
+    _known: dict[str, _Server] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, address: str) -> None:
+        self.client: Any = connect(address)
+        self._queues: set[tuple[str, str]] = set()  # (namespace, queue) made here
+
+    @classmethod
+    def of(cls, address: str) -> _Server:
+        with cls._lock:
+            server = cls._known.get(address)
+            if server is None:
+                server = cls._known[address] = cls(address)
+            return server
+
+    def ensure_queue(self, protocol: TaskRunProtocol, namespace: str, queue: str) -> None:
+        if (namespace, queue) not in self._queues:
+            protocol.ensure_queue(queue)
+            self._queues.add((namespace, queue))
 
 
 def _crash(futures: list[TaskFuture[Any]], message: str) -> None:

@@ -8,6 +8,7 @@ are loaded at start; :func:`execute` reloads them once if the server forgot them
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -32,9 +33,20 @@ def sha(name: str) -> str:
 class Scripts:
     """Call a protocol script on a client or pipeline: ``scripts.call(pipe, "complete", ...)``."""
 
+    _loaded: weakref.WeakKeyDictionary[Any, Scripts] = weakref.WeakKeyDictionary()
+
     def __init__(self, client: Any) -> None:
         self._client = client
         self.load()
+
+    @classmethod
+    def of(cls, client: Any) -> Scripts:
+        """The scripts loaded on ``client``: loaded once per client, not once per protocol
+        object (a runner that starts again on the same client loads nothing)."""
+        scripts = cls._loaded.get(client)
+        if scripts is None:
+            scripts = cls._loaded[client] = cls(client)
+        return scripts
 
     def load(self) -> None:
         """Load every script: one round trip (a cluster client sends each to every primary)."""

@@ -67,7 +67,7 @@ class TaskRunProtocol:
 
     def __init__(self, client: Any, keys: Keys, ttl: int, scripts: Scripts | None = None):
         self.client, self.keys, self.ttl = client, keys, ttl
-        self.scripts = scripts or Scripts(client)
+        self.scripts = scripts or Scripts.of(client)
 
     def ensure_queue(self, queue: str) -> None:
         """Create the queue's stream and consumer group unless they exist."""
