@@ -124,3 +124,27 @@ def test_a_restart_that_lost_the_data_ends_the_flow_instead_of_hanging(
     thread, seen = run_in_thread(counted, 5)  # the same worker serves the recreated queue
     thread.join(timeout=WAIT)
     assert seen.get("result", {}).get("states") == {"Completed": 5}, f"{seen}\n{workers.logs()}"
+
+
+def test_the_next_flow_run_in_the_process_runs_on_a_server_that_lost_its_data(
+    server: tuple[Servers, int], namespace: str, workers: Any, tmp_path: Path
+) -> None:
+    """The flow runs of one process share a client, its loaded scripts and the queues it made
+    (``floq.runners.redis``): after a restart that lost them, the next flow run still runs (the
+    client reconnects, the scripts load again on NOSCRIPT, the workers make the queue again)."""
+    servers, port = server
+    done = tmp_path / "done"
+    url = _start(servers, port, workers, 1, done)
+
+    @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
+    def counted(n: int) -> int:
+        return sum(future.result(timeout=WAIT) for future in step.map(range(n), str(done)))
+
+    assert counted(5) == sum(range(1, 6))
+    servers.restart(port, lose_data=True)
+    assert not connect(url).exists(Keys(namespace).queue("default")), "the data is still there"
+    thread, seen = run_in_thread(counted, 5)
+    thread.join(timeout=WAIT * 2)
+    assert not thread.is_alive(), f"the flow run hung after the restart\n{workers.logs()}"
+    assert seen.get("result") == sum(range(1, 6)), f"{seen!r}\n{workers.logs()}"
+    assert len(list(done.iterdir())) == 10

@@ -170,7 +170,7 @@ class DeadLetters:
             raise RequeueRefused(f"dead letter {letter_id}: {_REFUSALS['no-letter']}")
         stream_keys = [self.keys.queue(letter.queue), self.keys.dead(letter.queue)]
         args = [letter.stream_id, *self._entry_args(letter)]
-        scripts = self._scripts = self._scripts or Scripts.of(self.client)
+        scripts = self._scripts = self._scripts or Scripts(self.client)
         reply = scripts.call(self.client, "requeue", stream_keys, args)
         status, detail = as_text(reply[0]), as_text(reply[1])
         if status != "requeued":

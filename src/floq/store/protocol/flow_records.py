@@ -66,7 +66,7 @@ class FlowRunRecords:
 
     def __init__(self, client: Any, keys: Keys, ttl: int) -> None:
         self.client, self.keys, self.ttl = client, keys, ttl
-        self.scripts = Scripts.of(client)
+        self.scripts = Scripts(client)
 
     def create(self, run_id: str, state: State, **fields: str) -> None:
         """Index a new flow run (by time, state, flow and queue) and write its first state."""
