@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import enqueued_flows
 import pytest
 from chaos_report import Counts, report
 from integration_helpers import WAIT, outcomes, run_in_thread, wait_until
 
 from floq import flow, task
+from floq.producer import enqueue
 from floq.runners import RedisTaskRunner
 from floq.store.connection import connect
 from floq.store.keys import Keys
@@ -28,6 +30,7 @@ from servers import Servers
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 TASKS = 200
+INTEGRATION = str(Path(__file__).parents[1] / "integration")  # enqueued_flows, for the workers
 
 
 @task
@@ -141,10 +144,36 @@ def test_the_next_flow_run_in_the_process_runs_on_a_server_that_lost_its_data(
         return sum(future.result(timeout=WAIT) for future in step.map(range(n), str(done)))
 
     assert counted(5) == sum(range(1, 6))
+    marker = f"{Keys(namespace).root}test-marker"  # no floq process writes it again
+    connect(url).set(marker, "1")
     servers.restart(port, lose_data=True)
-    assert not connect(url).exists(Keys(namespace).queue("default")), "the data is still there"
+    assert not connect(url).exists(marker), "the server kept its data"
     thread, seen = run_in_thread(counted, 5)
     thread.join(timeout=WAIT * 2)
     assert not thread.is_alive(), f"the flow run hung after the restart\n{workers.logs()}"
     assert seen.get("result") == sum(range(1, 6)), f"{seen!r}\n{workers.logs()}"
     assert len(list(done.iterdir())) == 10
+
+
+def test_a_delayed_flow_run_runs_on_time_after_a_restart(
+    server: tuple[Servers, int], namespace: str, workers: Any
+) -> None:
+    """A flow slot's RQ scheduler outlives a restart (``SlotScheduler``). RQ's own died of the
+    lost connection, and its worker started it again only at RQ's next maintenance, 10 min
+    later: a flow run enqueued with a delay after the restart stayed Scheduled until then."""
+    servers, port = server
+    url = workers.url = f"redis://127.0.0.1:{port}/0"
+    workers.start("--flow-slots", "1", PYTHONPATH=INTEGRATION)
+    workers.wait_registered(1)
+
+    def delayed() -> int:
+        run = enqueue(enqueued_flows.sum_of_squares, (3,), delay=1, url=url, namespace=namespace)
+        assert run.state.name == "Scheduled"
+        return int(run.result(timeout=WAIT))
+
+    assert delayed() == 5  # the slot's scheduler runs
+    servers.restart(port, lose_data=True, down_for=1.5)  # longer than the scheduler's beat
+    assert delayed() == 5, workers.logs()
+    logs = workers.logs()
+    assert "scheduler: lost Redis" in logs and "scheduler: Redis is back" in logs, logs
+    assert "Traceback" not in logs, logs

@@ -31,13 +31,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from rq import Worker
+from rq.scheduler import RQScheduler
 
 from floq.worker.children import die_with_parent, forks_die_with_parent, ignore_sigint
 
 logger = logging.getLogger("floq.worker")
 
 _RESTART_PAUSE = 1.0  # seconds between a slot's death and its restart
+# RQ's maintenance (it starts a scheduler where none runs) comes after a blocking dequeue of
+# worker TTL - 15 s, and at most every maintenance interval: 405 s and 10 min by default.
+_MAINTENANCE_SECONDS = 30
 _COLD_SECONDS = 5.0  # for RQ's cold shutdown, before a slot is killed
 
 
@@ -143,10 +148,63 @@ class FlowSlots:
 
 
 class SlotWorker(Worker):
-    """RQ's worker, stopped by SIGTERM only: Ctrl-C is the flow-worker's to act on."""
+    """RQ's worker, stopped by SIGTERM only (Ctrl-C is the flow-worker's to act on), with a
+    :class:`SlotScheduler`; its maintenance (which starts a scheduler where none runs, or
+    takes over the lock of one that died) runs every 30-60 s, not every 10 minutes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", _MAINTENANCE_SECONDS)
+        kwargs.setdefault("worker_ttl", _MAINTENANCE_SECONDS + 15)  # dequeues block 30 s
+        super().__init__(*args, **kwargs)
 
     def _install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)
+
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: Any = "INFO", *args: Any, **kwargs: Any
+    ) -> None:
+        """As RQ's, with a scheduler that outlives a lost connection (slots never burst)."""
+        level = logging_level if logging_level is not None else self.log.level
+        self.scheduler = SlotScheduler(
+            self.queues, connection=self.connection, logging_level=level,
+            serializer=self.serializer,
+        )  # fmt: skip
+        self.scheduler.acquire_locks(auto_start=True)  # type: ignore[no-untyped-call]
+
+
+class SlotScheduler(RQScheduler):
+    """RQ's scheduler (delayed flow runs, RQ retries with an interval), which rides out a lost
+    Redis connection. RQ's own dies of one, and its worker starts it again only at its next
+    maintenance: after a Redis restart, delayed flow runs stayed Scheduled for minutes."""
+
+    def work(self) -> None:
+        self._install_signal_handlers()  # type: ignore[no-untyped-call]
+        self._lost = False
+        self._guarded(self.register_birth)
+        while not self._stop_requested:
+            self._guarded(self._beat)
+            time.sleep(self.interval)
+        self._guarded(self.stop)
+
+    def _beat(self) -> None:  # RQ's own loop, one turn
+        rq: Any = self  # RQ's scheduler is not typed
+        if rq.should_reacquire_locks:
+            rq.acquire_locks()
+        rq.heartbeat()
+        rq.enqueue_scheduled_jobs()
+
+    def _guarded(self, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            if not self._lost:
+                self.log.warning("scheduler: lost Redis (%s); trying every %g s", error,
+                                 self.interval)  # fmt: skip
+            self._lost = True
+            return
+        if self._lost:
+            self.log.warning("scheduler: Redis is back")
+            self._lost = False
 
 
 def main(argv: list[str]) -> None:

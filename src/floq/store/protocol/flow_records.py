@@ -71,22 +71,25 @@ class FlowRunRecords:
     def create(self, run_id: str, state: State, **fields: str) -> None:
         """Index a new flow run (by time, state, flow and queue) and write its first state."""
         now = time.time()
-        pipe = self.client.pipeline(transaction=False)
-        indexes = [self.keys.runs, *(self.keys.state_index(t.value) for t in StateType)]
-        flow, queue = fields.get("flow"), fields.get("queue")
-        for index_of, name, names in (
-            (self.keys.flow_index, flow, self.keys.flow_names),
-            (self.keys.queue_index, queue, self.keys.queue_names),
-        ):
-            if name:
-                pipe.zadd(index_of(name), {run_id: now})
-                pipe.zadd(names, {name: now})
-                indexes += [index_of(name), names]
-        pipe.zadd(self.keys.runs, {run_id: now})
-        for index in indexes:  # records expired by now
-            pipe.zremrangebyscore(index, "-inf", now - self.ttl)
-        self._transition(pipe, run_id, state, {"id": run_id, "created": f"{now:.6f}", **fields})
-        pipe.execute()
+
+        def build(pipe: Any) -> None:  # run again as it is if the server forgot the scripts
+            indexes = [self.keys.runs, *(self.keys.state_index(t.value) for t in StateType)]
+            flow, queue = fields.get("flow"), fields.get("queue")
+            for index_of, name, names in (
+                (self.keys.flow_index, flow, self.keys.flow_names),
+                (self.keys.queue_index, queue, self.keys.queue_names),
+            ):
+                if name:
+                    pipe.zadd(index_of(name), {run_id: now})
+                    pipe.zadd(names, {name: now})
+                    indexes += [index_of(name), names]
+            pipe.zadd(self.keys.runs, {run_id: now})
+            for index in indexes:  # records expired by now
+                pipe.zremrangebyscore(index, "-inf", now - self.ttl)
+            record = {"id": run_id, "created": f"{now:.6f}", **fields}
+            self._transition(pipe, run_id, state, record)
+
+        self.scripts.execute(build)
 
     def transition(self, run_id: str, state: State, **fields: str | bytes) -> bool:
         """Record ``state`` (and ``fields``) unless the run already ended; True if recorded."""
@@ -103,13 +106,15 @@ class FlowRunRecords:
     def reopen(self, run_id: str, state: State) -> None:
         """Move an ended run back to ``state`` (a retry): its outcome and end are dropped."""
         key = self.keys.run(run_id)
-        pipe = self.client.pipeline(transaction=False)
-        for ended in FINAL_TYPES:  # the script moves it from its current type's index only
-            pipe.zrem(self.keys.state_index(ended.value), run_id)
-        pipe.hdel(key, RunField.OUTCOME, "ended")
-        pipe.hset(key, RunField.TYPE, state.type.value)  # not final: flow_state records it
-        self._transition(pipe, run_id, state, {})
-        pipe.execute()
+
+        def build(pipe: Any) -> None:  # run again as it is if the server forgot the scripts
+            for ended in FINAL_TYPES:  # the script moves it from its current type's index only
+                pipe.zrem(self.keys.state_index(ended.value), run_id)
+            pipe.hdel(key, RunField.OUTCOME, "ended")
+            pipe.hset(key, RunField.TYPE, state.type.value)  # not final: flow_state records it
+            self._transition(pipe, run_id, state, {})
+
+        self.scripts.execute(build)
 
     def count_attempt(self, run_id: str) -> int:
         """Count one more attempt of the flow run (an RQ retry); its number."""
