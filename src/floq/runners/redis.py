@@ -13,6 +13,7 @@ none has for ``NO_WORKER_GRACE`` seconds (an app and its workers on different se
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue as queues
 import threading
@@ -64,11 +65,13 @@ class RedisTaskRunner(TaskRunner):
         self._address = self.url or redis_url_or_embedded(settings)
         self._keys = Keys(self.namespace or settings.namespace)
         self._secret, self._ttl = settings.secret, settings.result_ttl
-        server = _Server.of(self._address)
-        self._client: Any = server.client
+        self._client: Any = _shared_client(self._address)
         check(self._client, self._address)  # one round trip: a server gone since fails here
         self._protocol = TaskRunProtocol(self._client, self._keys, self._ttl)
-        server.ensure_queue(self._protocol, self._keys.ns, self.queue)
+        queue = (self._address, self._keys.ns, self.queue)
+        if queue not in _queues_made:
+            self._protocol.ensure_queue(self.queue)
+            _queues_made.add(queue)
         self._futures_by_id.clear()
         self._sent: set[str] = set()  # task run ids whose submission reached Redis
         self._flow_run_id = None
@@ -231,35 +234,20 @@ class RedisTaskRunner(TaskRunner):
         _crash([f for f in self._futures_by_id.values() if not f.done()], message)
 
 
-class _Server:
-    """One client per Redis address in this process, shared by the runners that start there
-    one after another (and by concurrent ones: its connection pool is thread-safe).
+@functools.lru_cache(maxsize=32)
+def _shared_client(address: str) -> Any:
+    """One client per Redis address for the flow runs of this process (run one after another
+    or at once: its connection pool is thread-safe), as the producer keeps one store.
 
-    Each start checks the server (a wrong URL, or a server gone since, fails there); the
-    first at an address also connects, and the protocol loads its scripts on the client.
-    Later starts reuse the client, its open connections and its scripts: one round trip
-    (a server that restarted meanwhile is found again: redis-py reconnects, the scripts
-    reload on NOSCRIPT, workers make a lost queue group again)."""
+    Each start still checks the server (a wrong URL, or a server gone since, fails there);
+    the protocol loads its scripts once per client, and each queue's group is made once
+    (``_queues_made``). So a later start is one round trip, and a server that restarted
+    meanwhile is found again: redis-py reconnects, the scripts reload on NOSCRIPT, workers
+    make a lost queue group again."""
+    return connect(address)
 
-    _known: dict[str, _Server] = {}
-    _lock = threading.Lock()
 
-    def __init__(self, address: str) -> None:
-        self.client: Any = connect(address)
-        self._queues: set[tuple[str, str]] = set()  # (namespace, queue) made here
-
-    @classmethod
-    def of(cls, address: str) -> _Server:
-        with cls._lock:
-            server = cls._known.get(address)
-            if server is None:
-                server = cls._known[address] = cls(address)
-            return server
-
-    def ensure_queue(self, protocol: TaskRunProtocol, namespace: str, queue: str) -> None:
-        if (namespace, queue) not in self._queues:
-            protocol.ensure_queue(queue)
-            self._queues.add((namespace, queue))
+_queues_made: set[tuple[str, str, str]] = set()  # (address, namespace, queue)
 
 
 def _crash(futures: list[TaskFuture[Any]], message: str) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 
 import redis
 from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 
 from floq.worker.children import die_with_parent, forks_die_with_parent, ignore_sigint
@@ -161,13 +162,17 @@ class SlotWorker(Worker):
         signal.signal(signal.SIGTERM, self.request_stop)
 
     def _start_scheduler(
-        self, burst: bool = False, logging_level: Any = "INFO", *args: Any, **kwargs: Any
+        self,
+        burst: bool = False,
+        logging_level: Any = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
     ) -> None:
         """As RQ's, with a scheduler that outlives a lost connection (slots never burst)."""
         level = logging_level if logging_level is not None else self.log.level
         self.scheduler = SlotScheduler(
             self.queues, connection=self.connection, logging_level=level,
-            serializer=self.serializer,
+            date_format=date_format, log_format=log_format, serializer=self.serializer,
         )  # fmt: skip
         self.scheduler.acquire_locks(auto_start=True)  # type: ignore[no-untyped-call]
 
