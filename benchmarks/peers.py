@@ -215,7 +215,8 @@ def _summary(figures: Figures) -> str:
     elif "p50_ms" in figures:
         text = f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
     elif "vs_ideal" in figures:
-        text = f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.2f} x ideal)"
+        text = (f"{figures['seconds']:.3f} s ({figures['vs_ideal']:.3f} x ideal, "
+                f"framework {figures['overhead_ms']:.1f} ms)")  # fmt: skip
     else:
         text = f"{figures['seconds']:.3f} s"
     return text + (f"  [{figures['took_s']:.0f} s]" if "took_s" in figures else "")
@@ -262,7 +263,10 @@ def _merged(workload: str, earlier: Figures | None, figures: Figures) -> Figures
     if earlier is None or "error" in figures:
         return figures
     best = common.best_of(workload, [earlier, figures])
-    return {**best, "runs": earlier["runs"] + figures["runs"]}
+    merged = {**best, "runs": earlier["runs"] + figures["runs"]}
+    if "overhead_runs" in figures:
+        merged["overhead_runs"] = earlier.get("overhead_runs", []) + figures["overhead_runs"]
+    return merged
 
 
 def _on_term(signum: int, frame: object) -> None:

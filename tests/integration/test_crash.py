@@ -72,3 +72,68 @@ def test_parallel_mode_children_end_with_a_sigkilled_worker(workers) -> None:
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=WAIT)
     assert_all_end(children, 15, "the killed worker's children to end")
+
+
+@task
+def dies_at(value: int, fatal: int, marks: str) -> int:
+    """Ends its own process at ``fatal`` (as a crash in a C extension would), once the others
+    of its batch have started (so they are in flight when it dies)."""
+    with open(marks, "a") as out:
+        out.write(f"{value} {os.getpid()}\n")
+    if value == fatal:
+        deadline = time.monotonic() + 30
+        while len(Path(marks).read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the task cannot import the tests' helpers: a worker runs it
+        os._exit(7)
+    time.sleep(0.5)
+    return value * 10
+
+
+def test_a_task_that_ends_its_process_crashes_alone_and_the_worker_goes_on(
+    runner, workers, tmp_path: Path
+) -> None:
+    """Parallel mode: the run whose process died ends Crashed, naming the exit code; the run
+    in flight in the other process completes; the worker replaces the process and serves on.
+    (On a ProcessPoolExecutor every run in flight failed, and the worker itself died.)"""
+    worker = workers.start("--mode", "parallel", "--processes", "2")
+    workers.wait_registered(1)
+    marks = tmp_path / "marks"
+
+    @flow(task_runner=runner)
+    def batch(values: list[int], fatal: int) -> list[tuple[str, str, Any]]:
+        states = [f.wait(WAIT) for f in dies_at.map(values, fatal=fatal, marks=str(marks))]
+        return [(s.type.name, s.message, s.result(raise_on_failure=False)) for s in states]
+
+    got = batch([0, 1, 2, 3], fatal=1)
+    assert [kind for kind, _, _ in got] == ["COMPLETED", "CRASHED", "COMPLETED", "COMPLETED"]
+    assert "ended with exit code 7" in got[1][1], got[1]
+    assert [value for kind, _, value in got if kind == "COMPLETED"] == [0, 20, 30]
+
+    marks.unlink()
+    got = batch([4, 5, 6], fatal=-1)  # the same worker, its lost process replaced
+    assert [value for _, _, value in got] == [40, 50, 60]
+    assert worker.poll() is None, workers.logs()
+    assert "ended with exit code 7; starting another" in workers.logs()
+    assert "Traceback" not in workers.logs()
+
+
+def test_a_pool_process_killed_from_outside_crashes_its_run_only(
+    runner, workers, tmp_path: Path
+) -> None:
+    """The OOM killer's way: SIGKILL to the process running a task; its run ends Crashed,
+    saying so; the other process's run completes."""
+    worker = workers.start("--mode", "parallel", "--processes", "2")
+    workers.wait_registered(1)
+    marks = tmp_path / "marks"
+
+    @flow(task_runner=runner)
+    def pair() -> list[tuple[str, str]]:
+        futures = [slow_mark.submit(str(marks), 2.0) for _ in range(2)]
+        pids = wait_until(lambda: len(lines(marks)) == 2 and lines(marks), WAIT, "both runs")
+        os.kill(int(pids[0]), signal.SIGKILL)
+        return [(s.type.name, s.message) for s in (f.wait(WAIT) for f in futures)]
+
+    got = sorted(pair())
+    assert [kind for kind, _ in got] == ["COMPLETED", "CRASHED"], got
+    assert "was killed by SIGKILL" in got[1][1], got
+    assert worker.poll() is None, workers.logs()

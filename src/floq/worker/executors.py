@@ -42,6 +42,7 @@ from floq.worker.attempt import (
     undecodable,
 )
 from floq.worker.children import die_with_parent, ignore_sigint, sigint_blocked
+from floq.worker.process_pool import ProcessPool
 
 logger = logging.getLogger("floq.worker")
 
@@ -115,7 +116,8 @@ class ThreadExecutor:
 
 
 class ProcessExecutor:
-    """Parallel mode: attempts in ``processes`` spawned processes; the payload stays bytes."""
+    """Parallel mode: attempts in ``processes`` spawned processes (:mod:`~floq.worker.process_pool`:
+    one that dies loses only its own attempt, and is replaced); the payload stays bytes."""
 
     def __init__(
         self, processes: int, secret: bytes | None, log: tuple[str, str, str] = ("INFO", "text", "")
@@ -123,35 +125,32 @@ class ProcessExecutor:
         """``log``: the daemon's log level, format and worker name, for the children's logs."""
         context = multiprocessing.get_context("spawn")
         self._cancelled: Any = context.Array("c", _CANCELLED_BYTES)  # flow run ids, comma-separated
-        self._pool = cf.ProcessPoolExecutor(
-            processes,
-            mp_context=context,
-            initializer=_child_start,
-            initargs=(self._cancelled, os.getpid(), log),
-        )
+        # Every process starts now, not on the first claims (spawning takes ~0.5 s each).
+        self._pool = ProcessPool(processes, _child_start, (self._cancelled, os.getpid(), log))
         self._secret = secret
-        # Start every process now, not on the first claims (spawning takes ~0.5 s each); the
-        # pool starts none later (it replaces no process: a lost one breaks the pool).
-        with sigint_blocked():
-            cf.wait([self._pool.submit(os.getpid) for _ in range(processes)], timeout=60)
 
     def submit(self, claim: Claim, done: Done) -> None:
         args = _args(claim, self._secret, TimeoutMode.SIGNAL)
-        future = self._pool.submit(_execute_in_child, claim.flow_run_id, *args)
-        future.add_done_callback(lambda f: _settle(claim, done, self._secret, f.result))
+
+        def reply(ok: bool, value: Any) -> None:
+            _settle(claim, done, self._secret, lambda: _value(ok, value))
+
+        self._pool.submit(_execute_in_child, (claim.flow_run_id, *args), reply)
 
     def interrupt(self, claims: list[Claim]) -> None:
         ids = {claim.flow_run_id for claim in claims}
         self._cancelled.value = ",".join(sorted(ids)).encode()[: _CANCELLED_BYTES - 1]
-        for child in multiprocessing.active_children():
-            if child.pid is not None:
-                os.kill(child.pid, signal.SIGUSR1)
+        self._pool.signal(signal.SIGUSR1)
 
     def shutdown(self, kill: bool = False) -> None:
-        if kill:  # else interpreter exit would wait for the tasks still running
-            for child in multiprocessing.active_children():
-                child.kill()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """``kill``: at once, else once each process ends its attempt (the daemon drained)."""
+        self._pool.shutdown(kill=kill)
+
+
+def _value(ok: bool, value: Any) -> Any:
+    if ok:
+        return value
+    raise value
 
 
 class DaskExecutor:
