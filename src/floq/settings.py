@@ -70,6 +70,7 @@ class Settings:
     heartbeat_seconds: float = 2.0
     worker_ttl: float = 10.0
     reap_seconds: float = 5.0
+    max_lost_attempts: int = 3
     drain_seconds: float = 30.0
     redis_retry_seconds: float = 60.0
     queues: tuple[str, ...] = ("default",)
@@ -120,6 +121,7 @@ class Settings:
         positive = (
             "concurrency", "processes", "thread_pool_workers", "result_ttl",
             "heartbeat_seconds", "worker_ttl", "reap_seconds", "drain_seconds",
+            "max_lost_attempts",
         )  # fmt: skip
         for setting in positive:
             if not getattr(self, setting) > 0:
@@ -175,6 +177,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "FLOQ_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),
     "FLOQ_WORKER_TTL": ("worker_ttl", float),
     "FLOQ_REAP_SECONDS": ("reap_seconds", float),
+    "FLOQ_MAX_LOST_ATTEMPTS": ("max_lost_attempts", int),
     "FLOQ_DRAIN_SECONDS": ("drain_seconds", float),
     "FLOQ_REDIS_RETRY_SECONDS": ("redis_retry_seconds", float),
     "FLOQ_QUEUES": ("queues", lambda raw: tuple(q.strip() for q in raw.split(","))),

@@ -137,3 +137,40 @@ def test_a_pool_process_killed_from_outside_crashes_its_run_only(
     assert [kind for kind, _ in got] == ["COMPLETED", "CRASHED"], got
     assert "was killed by SIGKILL" in got[1][1], got
     assert worker.poll() is None, workers.logs()
+
+
+@task
+def kills_its_worker(marks: str) -> None:
+    with open(marks, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    os._exit(9)  # in concurrent mode: the worker itself
+
+
+def test_a_task_that_kills_every_worker_ends_crashed_after_the_lost_attempts_limit(
+    runner, workers, tmp_path: Path
+) -> None:
+    """A poison task run: each worker that runs it dies, and is reaped, so it would take down
+    every worker in turn. At FLOQ_MAX_LOST_ATTEMPTS (2 here) it ends Crashed instead; the
+    last worker lives on and serves."""
+    for _ in range(3):
+        workers.start("--concurrency", "2", FLOQ_MAX_LOST_ATTEMPTS="2")
+    workers.wait_registered(3)
+    marks = tmp_path / "marks"
+
+    @flow(task_runner=runner)
+    def poisoned() -> tuple[str, str]:
+        state = kills_its_worker.submit(str(marks)).wait(WAIT)
+        return state.type.name, state.message
+
+    @flow(task_runner=runner)
+    def after() -> str:
+        return slow_mark.submit(str(tmp_path / "after"), 0).result(timeout=WAIT)
+
+    kind, message = poisoned()
+    assert kind == "CRASHED", (kind, message, workers.logs())
+    assert "FLOQ_MAX_LOST_ATTEMPTS" in message and "lost 2 times" in message, message
+    ran_in = [int(pid) for pid in lines(marks)]
+    dead = [p.pid for p in workers.processes if p.poll() is not None]
+    assert len(ran_in) == 2 and sorted(ran_in) == sorted(dead), (ran_in, dead, workers.logs())
+    assert "ended Crashed" in workers.logs(), workers.logs()
+    assert after() == "survived"  # the third worker serves on

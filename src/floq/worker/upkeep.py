@@ -24,7 +24,9 @@ from typing import Any
 
 import redis
 
-from floq.store.protocol import TaskRunProtocol, WorkerRegistry
+from floq.errors import FloqError
+from floq.store.protocol import Claim, TaskRunProtocol, WorkerRegistry
+from floq.worker.attempt import crashed
 
 logger = logging.getLogger("floq.worker")
 
@@ -108,7 +110,7 @@ class Upkeep:
             for name in self._protocol.consumers(queue):
                 if name == self._config.name or registry.is_live(name):
                     continue
-                taken += self.hand_back(queue, name)
+                taken += self.take_back(queue, name)
         for queue in self._config.queues:
             taken += self.hand_back_orphans(queue)
         return taken
@@ -127,6 +129,31 @@ class Upkeep:
         logger.warning("handed back %d task run(s) on queue %s claimed by this worker but never "
                        "received (a reply lost to a Redis outage)", count, queue)  # fmt: skip
         return count
+
+    def take_back(self, queue: str, consumer: str) -> int:
+        """Put the pending entries of ``consumer``, a lost worker, back on ``queue``; a run
+        lost with its worker ``FLOQ_MAX_LOST_ATTEMPTS`` times ends Crashed instead."""
+        limit = self._config.settings.max_lost_attempts
+        total, given_up = self._protocol.take_back(queue, consumer, limit, self._config.name)
+        if total:
+            logger.warning("handed back %d task run(s) of worker %s on queue %s (lost)",
+                           total, consumer, queue)  # fmt: skip
+        if given_up:
+            self._give_up(given_up, limit)
+        return total
+
+    def _give_up(self, claims: list[Claim], limit: int) -> None:
+        secret = self._config.settings.secret
+        why = FloqError(
+            f"its worker was lost {limit} times while running it (FLOQ_MAX_LOST_ATTEMPTS): "
+            "a task that ends its process (a crash, os._exit, the OOM killer) would take down "
+            "every worker in turn; not run again"
+        )
+        outcomes = [(claim, crashed(claim, why, secret)) for claim in claims]
+        self._protocol.complete(self._config.name, outcomes)
+        for claim in claims:
+            logger.error("task run %s of flow run %s ended Crashed: %s",
+                         claim.task_run_id, claim.flow_run_id, why)  # fmt: skip
 
     def hand_back(self, queue: str, consumer: str) -> int:
         """Put ``consumer``'s pending entries of ``queue`` back as new entries."""

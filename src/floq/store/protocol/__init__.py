@@ -60,7 +60,8 @@ Task-run hash fields (``TaskField``): ``r`` flow run id, ``i`` task run id, ``p`
 attempt, ``c`` code address, ``e`` current entry id ('' when none: the fencing token),
 ``nm`` name, ``st`` state name, ``s`` last encoded outcome, ``f`` '1' once final, ``k`` the
 worker of the last outcome, ``m`` message, ``a``/``z`` attempt start/end (epoch s), ``x`` '1'
-if cancelled, ``rc`` attempts handed back after a lost worker, ``d`` '1' once another task run
+if cancelled, ``rc`` attempts handed back (a stopped or lost worker's), ``lo`` attempts lost
+with their worker (reaped), ``d`` '1' once another task run
 waits for this one (``submit`` sets it with the ``d:`` set; ``complete`` reads that set only
 then).
 Queue entries (``EntryField``): ``f`` flow run, ``t`` task run, ``p`` payload, ``u`` upstream
@@ -88,9 +89,11 @@ Scripts (``floq/store/scripts/*.lua``, run by SHA)
 * ``promote``: KEYS retries; ARGV now (ms), limit, queue prefix. Re-queues due retries of
   unfinished runs. Returns how many were due and the due time (ms) of the earliest retry
   left ('' when none), so a worker sleeps until then instead of polling.
-* ``reclaim``: KEYS queue stream; ARGV group, consumer, max count, namespace. Re-adds the
-  consumer's pending entries under new ids (``rc`` +1), deletes the consumer when done.
-  Returns how many entries it took.
+* ``reclaim``: KEYS queue stream; ARGV group, consumer, max count, flow-run key root, lost
+  limit, taker. Re-adds the consumer's pending entries under new ids (``rc`` +1), deletes the
+  consumer when done. With a limit (a lost worker's entries: ``lo`` +1), a run whose ``lo``
+  reaches it is not re-added: its entry moves to the taker, who records the run Crashed.
+  Returns how many entries it took, and the id and fields of each run given up.
 * ``cancel``: KEYS retries, cancelled; ARGV flow-run prefix, queue prefix, group, flow run id,
   now (epoch s). Returns the number of task runs cancelled.
 * ``requeue``: KEYS queue stream, its dead-letter stream; ARGV letter id, then ``raw`` and the

@@ -32,7 +32,8 @@ class TaskField:
     STARTED: Final = "a"  # when the last attempt started (epoch s)
     ENDED: Final = "z"  # when the last attempt ended (epoch s)
     CANCELLED: Final = "x"  # '1' if its flow run was cancelled
-    REDOS: Final = "rc"  # attempts handed back after their worker was lost
+    REDOS: Final = "rc"  # attempts handed back (their worker stopped, or was lost)
+    LOST: Final = "lo"  # attempts lost with their worker (at FLOQ_MAX_LOST_ATTEMPTS: Crashed)
     DEPENDENTS: Final = "d"  # '1' once a task run waits for this one (its ``d:`` set)
 
 

@@ -221,12 +221,23 @@ class TaskRunProtocol:
     def hand_back(self, queue: str, consumer: str) -> int:
         """Put all of ``consumer``'s pending entries of ``queue`` back as new entries (new
         attempt tokens, ``reclaim.lua``); how many. One round trip per 1000 entries."""
-        total = 0
+        return self.take_back(queue, consumer)[0]
+
+    def take_back(
+        self, queue: str, consumer: str, lost_limit: int = 0, taker: str = ""
+    ) -> tuple[int, list[Claim]]:
+        """:meth:`hand_back` from a lost worker: each run counts one more attempt lost with its
+        worker, and one that reaches ``lost_limit`` (0: none) is not put back but moves to
+        ``taker`` (the reaper), returned as a claim for it to record Crashed."""
+        total, given_up = 0, []
         while True:
-            count = int(self._reclaim(self.client, queue, consumer))
-            total += count
-            if count < RECLAIM_BATCH:
-                return total
+            reply = self._reclaim(self.client, queue, consumer, lost_limit, taker)
+            total += int(reply[0])
+            for entry_id, fields in reply[1]:
+                values = dict(zip(fields[::2], fields[1::2], strict=True))
+                given_up.append(Claim.decode(queue, entry_id, values))
+            if int(reply[0]) < RECLAIM_BATCH:
+                return total, given_up
 
     def hand_back_entries(self, queue: str, consumer: str, entry_ids: list[str]) -> int:
         """Put these entries of ``consumer``'s back as new entries, unstarted; how many."""
@@ -236,11 +247,13 @@ class TaskRunProtocol:
             pipe.xclaim(self.keys.queue(queue), GROUP, returned, 0, entry_ids)
             self._reclaim(pipe, queue, returned)
 
-        count = int(self.scripts.execute(build)[-1])
+        count = int(self.scripts.execute(build)[-1][0])
         return count + (self.hand_back(queue, returned) if count >= RECLAIM_BATCH else 0)
 
-    def _reclaim(self, target: Any, queue: str, consumer: str) -> Any:
-        args = [GROUP, consumer, RECLAIM_BATCH, self.keys.flow_root]
+    def _reclaim(
+        self, target: Any, queue: str, consumer: str, lost_limit: int = 0, taker: str = ""
+    ) -> Any:
+        args = [GROUP, consumer, RECLAIM_BATCH, self.keys.flow_root, lost_limit, taker]
         return self.scripts.call(target, "reclaim", [self.keys.queue(queue)], args)
 
     def idle_entries(self, queue: str, consumer: str, min_idle_ms: int) -> list[str]:
