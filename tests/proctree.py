@@ -11,7 +11,11 @@ from pathlib import Path
 def descendants(pid: int) -> set[int]:
     """Every process below ``pid`` (children of any of its threads)."""
     found: set[int] = set()
-    for thread in Path(f"/proc/{pid}/task").glob("*"):
+    try:
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # it ended meanwhile (a work horse done with its job, say)
+        return found
+    for thread in threads:
         try:
             children = (thread / "children").read_text().split()
         except OSError:
