@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +46,40 @@ def test_a_sigkilled_worker_takes_every_process_it_started_with_it(
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=WAIT)
     assert_all_end(started, 5, "the killed worker's processes to end")
+
+
+APP = """
+import time
+from floq import flow, task
+from floq.runners import ProcessPoolTaskRunner
+
+@task
+def hold(path):
+    open(path, "a").close()
+    time.sleep(60)
+
+@flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+def holding(folder):
+    return [f.result() for f in hold.map([f"{folder}/{i}" for i in range(2)])]
+
+if __name__ == "__main__":
+    holding(FOLDER)
+"""
+
+
+def test_a_sigkilled_app_takes_its_process_pool_runners_processes_with_it(tmp_path: Path) -> None:
+    """ProcessPoolTaskRunner in an app killed mid-flow: its pool processes end too (they
+    lived on before, each waiting for work that could never come)."""
+    script = tmp_path / "app.py"
+    script.write_text(APP.replace("FOLDER", repr(str(tmp_path))))
+    app = subprocess.Popen([sys.executable, str(script)], env=clean_env(), cwd=tmp_path)
+    try:
+        wait_until(lambda: (tmp_path / "0").exists() and (tmp_path / "1").exists(), WAIT,
+                   "both task runs to start")  # fmt: skip
+        started = descendants(app.pid)
+        pool = {pid for pid in started if "spawn_main" in cmdline(pid)}
+        assert len(pool) == 2, [cmdline(pid) for pid in started]
+    finally:
+        app.kill()
+        app.wait(timeout=WAIT)
+    assert_all_end(started, 5, "the killed app's pool processes to end")

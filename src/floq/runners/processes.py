@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import threading
+import time
 from functools import partial
 from typing import Any
 
@@ -24,6 +26,7 @@ class ProcessPoolTaskRunner(TaskRunner):
     Calls and results travel with cloudpickle, so functions and closures defined in
     ``__main__`` work; a script using this runner needs ``if __name__ == "__main__":``.
     ``timeout_seconds`` interrupts the task inside its process (SIGALRM), stopping the work.
+    Its processes end with the process that started them, however that ends (``kill -9``).
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
@@ -34,7 +37,12 @@ class ProcessPoolTaskRunner(TaskRunner):
     def start(self) -> None:
         require_main_guard(type(self).__name__)
         context = multiprocessing.get_context("spawn")
-        self._pool = cf.ProcessPoolExecutor(self.max_workers, mp_context=context)
+        self._pool = cf.ProcessPoolExecutor(
+            self.max_workers,
+            mp_context=context,
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -54,6 +62,24 @@ class ProcessPoolTaskRunner(TaskRunner):
             finish_from(future, partial(_raise, error), "process pool")
             return
         done.add_done_callback(lambda d: finish_from(future, d.result, "worker process"))
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this process (``os._exit``) as soon as process ``parent`` is gone: a thread looks
+    at the parent pid twice a second. (Unlike Linux's ``PR_SET_PDEATHSIG``, it does not
+    matter which of the parent's threads started this process.)"""
+    if os.getppid() != parent:  # gone already
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="floq-parent", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+_WATCH_SECONDS = 0.5
 
 
 def _child_entry(payload: bytes, upstream: bytes) -> bytes:

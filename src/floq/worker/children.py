@@ -17,13 +17,12 @@ import ctypes
 import os
 import signal
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from floq.runners.processes import exit_with_parent
+
 _PR_SET_PDEATHSIG = 1
-_WATCH_SECONDS = 0.5
 
 
 @contextmanager
@@ -53,16 +52,8 @@ def die_with_parent(parent: int) -> None:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
-            pass  # the watching thread below still ends it
-    if os.getppid() != parent:  # gone before the line above
-        os._exit(1)
-    threading.Thread(target=_watch, args=(parent,), name="floq-parent", daemon=True).start()
-
-
-def _watch(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_WATCH_SECONDS)
-    os._exit(1)
+            pass  # the watching thread still ends it
+    exit_with_parent(parent)
 
 
 class _Forking:
