@@ -96,8 +96,9 @@ class Worker:
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
         # A lone outcome is written by the thread that ran it (one hand-off less), except in
-        # parallel and dask modes: there ``_done`` runs on the pool's or the client's own
-        # thread, which would then hand the next attempt out only once the write is back.
+        # parallel and dask modes: there ``_done`` runs on the pool's or the Dask client's
+        # thread, which would read no other outcome (dask: hand out no attempt) until the write
+        # is back. (Parallel mode measured the same either way on W4.)
         self._write_inline = config.mode == "concurrent"
 
     # --- starting and stopping ----------------------------------------------------------------

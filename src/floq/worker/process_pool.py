@@ -63,7 +63,7 @@ class ProcessPool:
         self._initializer, self._initargs = initializer, initargs
         self._lock = threading.Lock()
         self._reaping = threading.Lock()  # one waitpid at a time (a second one misses the code)
-        self._processes: dict[Any, _Process] = {}  # by our end of its pipe, and by its sentinel
+        self._processes: list[_Process] = []
         self._idle: list[_Process] = []
         self._queued: collections.deque[tuple[bytes, Reply]] = collections.deque()
         self._wake_reader, self._wake_writer = self._context.Pipe(duplex=False)
@@ -80,7 +80,7 @@ class ProcessPool:
     @property
     def pids(self) -> list[int]:
         with self._lock:
-            return [member.process.pid for member in self._members()]
+            return [member.process.pid for member in self._processes]
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], reply: Reply) -> None:
         """Run ``fn(*args)`` in a process; ``reply(ok, value or error)`` when it ends."""
@@ -106,7 +106,7 @@ class ProcessPool:
         a call still running ends with an error."""
         with self._lock:
             self._closed = True
-            members = self._members()
+            members = list(self._processes)
             queued = [reply for _, reply in self._queued]
             self._queued.clear()
         self._wake()  # its thread ends once every process has
@@ -134,7 +134,7 @@ class ProcessPool:
         theirs.close()  # so its death reads as end-of-file here
         member = _Process(process, ours)
         with self._lock:
-            self._processes[ours] = self._processes[process.sentinel] = member
+            self._processes.append(member)
             if self._closed:  # shut down meanwhile: its thread sees it end
                 process.kill()
         return member
@@ -145,7 +145,7 @@ class ProcessPool:
             if not member.conn.poll(START_TIMEOUT) or member.conn.recv_bytes() != _READY:
                 raise EOFError
         except (EOFError, OSError):
-            for started in self._members():
+            for started in self._processes:
                 started.process.kill()
             raise FloqError(
                 "a parallel-mode process did not start (exit code "
@@ -156,9 +156,6 @@ class ProcessPool:
     def _became_ready(self, member: _Process) -> None:
         member.ready = True
         self._take_next(member)
-
-    def _members(self) -> list[_Process]:
-        return list({id(member): member for member in self._processes.values()}.values())
 
     def _send(self, member: _Process, message: bytes) -> None:
         with contextlib.suppress(OSError):  # it died: the pool's thread sees its pipe end, says so
@@ -184,7 +181,8 @@ class ProcessPool:
             with self._lock:
                 if self._closed and not self._processes:
                     return
-                handles: list[Any] = [*self._processes, self._wake_reader]
+                by_handle: dict[Any, _Process] = {m.conn: m for m in self._processes}  # reply, end
+                by_handle.update((m.process.sentinel, m) for m in self._processes)  # its exit
             if self._missing and not self._closed:
                 wait_s = self._start_after - time.monotonic()
                 if wait_s <= 0:
@@ -193,13 +191,11 @@ class ProcessPool:
                     continue
             else:
                 wait_s = None
-            for handle in wait(handles, wait_s):
+            for handle in wait([*by_handle, self._wake_reader], wait_s):
                 if handle is self._wake_reader:
                     self._wake_reader.recv_bytes()
-                elif handle in self._processes:
-                    self._read(
-                        self._processes[handle], ended=handle is not self._processes[handle].conn
-                    )
+                elif (member := by_handle[handle]) in self._processes:  # not lost meanwhile
+                    self._read(member, ended=handle is not member.conn)
 
     def _read(self, member: _Process, ended: bool) -> None:
         """Its reply, if one is there; the end of its pipe (or its exit): it is lost."""
@@ -235,8 +231,7 @@ class ProcessPool:
     def _lost(self, member: _Process) -> None:
         how = _ending(self._reap(member))
         with self._lock:
-            self._processes.pop(member.conn, None)
-            self._processes.pop(member.process.sentinel, None)
+            self._processes.remove(member)
             if member in self._idle:
                 self._idle.remove(member)
             closed = self._closed

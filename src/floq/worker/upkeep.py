@@ -110,7 +110,7 @@ class Upkeep:
             for name in self._protocol.consumers(queue):
                 if name == self._config.name or registry.is_live(name):
                     continue
-                taken += self.take_back(queue, name)
+                taken += self.hand_back(queue, name, lost=True)
         for queue in self._config.queues:
             taken += self.hand_back_orphans(queue)
         return taken
@@ -130,14 +130,15 @@ class Upkeep:
                        "received (a reply lost to a Redis outage)", count, queue)  # fmt: skip
         return count
 
-    def take_back(self, queue: str, consumer: str) -> int:
-        """Put the pending entries of ``consumer``, a lost worker, back on ``queue``; a run
-        lost with its worker ``FLOQ_MAX_LOST_ATTEMPTS`` times ends Crashed instead."""
-        limit = self._config.settings.max_lost_attempts
+    def hand_back(self, queue: str, consumer: str, lost: bool = False) -> int:
+        """Put ``consumer``'s pending entries of ``queue`` back as new entries. If it is a lost
+        worker (``lost``), a run lost with its worker ``FLOQ_MAX_LOST_ATTEMPTS`` times ends
+        Crashed instead."""
+        limit = self._config.settings.max_lost_attempts if lost else 0
         total, given_up = self._protocol.take_back(queue, consumer, limit, self._config.name)
         if total:
-            logger.warning("handed back %d task run(s) of worker %s on queue %s (lost)",
-                           total, consumer, queue)  # fmt: skip
+            logger.warning("handed back %d task run(s) of worker %s on queue %s%s",
+                           total, consumer, queue, " (lost)" if lost else "")  # fmt: skip
         if given_up:
             self._give_up(given_up, limit)
         return total
@@ -154,15 +155,6 @@ class Upkeep:
         for claim in claims:
             logger.error("task run %s of flow run %s ended Crashed: %s",
                          claim.task_run_id, claim.flow_run_id, why)  # fmt: skip
-
-    def hand_back(self, queue: str, consumer: str) -> int:
-        """Put ``consumer``'s pending entries of ``queue`` back as new entries."""
-        total = self._protocol.hand_back(queue, consumer)
-        if total:
-            logger.warning(
-                "handed back %d task run(s) of worker %s on queue %s", total, consumer, queue
-            )
-        return total
 
     def _loop(self) -> None:
         """Beat and reap on their intervals; promote when a retry is due, not on a tick.
