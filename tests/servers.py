@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +31,25 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def _cluster_port() -> int:
+    """A free port for a cluster node: Redis refuses one above 55535, since the node's cluster
+    bus listens 10000 above it, and that port must be free too."""
+    for _ in range(200):
+        port = embedded.free_port()
+        if port <= 55535 and _is_free(port + 10000):
+            return port
+    raise AssertionError("found no free port pair (P, P + 10000) for a cluster node")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 class Servers:
     """``redis-server`` processes started by a test, all stopped at the end."""
 
@@ -42,8 +62,10 @@ class Servers:
         """A server (or a Sentinel) on a free port with ``args``; its port. ``password``: its
         default user's (and the one it gives its master, if it is a replica)."""
         auth = [f"requirepass {password}", f"masterauth {password}"] if password else []
+        cluster = "cluster-enabled yes" in args
+        said = ""
         for _ in range(5):
-            port = embedded.free_port()
+            port = _cluster_port() if cluster else embedded.free_port()
             folder = self.root / str(port)
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "redis.conf"
@@ -57,7 +79,9 @@ class Servers:
                 return port
             process.kill()
             process.wait(timeout=10)
-        raise AssertionError("could not start redis-server on a free port")
+            log.close()
+            said = (folder / "log.txt").read_text(errors="replace")[-600:]
+        raise AssertionError(f"could not start redis-server on a free port; it said:\n{said}")
 
     def restart(self, port: int, *, lose_data: bool = False, down_for: float = 0.0) -> None:
         """Stop the server on ``port`` (SIGTERM: an AOF server writes its file), optionally
