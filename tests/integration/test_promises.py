@@ -161,6 +161,53 @@ def test_claims_never_exceed_free_slots(
     assert counts == {"pending": 2, "started": 2}, (counts, worker.args)
 
 
+@task
+def in_turn(folder: str) -> int:
+    """Takes the next start number k (a marker file made with O_EXCL), then waits until
+    ``go-k`` exists (at most a minute); returns k."""
+    k = 0
+    while True:
+        try:
+            os.close(os.open(f"{folder}/m{k}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            break
+        except FileExistsError:
+            k += 1
+    deadline = time.monotonic() + 60
+    while not os.path.exists(f"{folder}/go-{k}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return k
+
+
+@pytest.mark.parametrize(
+    "mode", [("--concurrency", "2"), ("--mode", "parallel", "--processes", "2")]
+)
+def test_a_run_that_ends_frees_one_slot_and_one_is_claimed(
+    mode: tuple[str, ...], runner: Any, workers: Any, client: Any, keys: Any, tmp_path: Path
+) -> None:
+    """Runs end one at a time: each time exactly one more is claimed (parallel mode claims it
+    from the pool's thread as the run ends, see Worker._refill), never two."""
+    workers.start(*mode, "--name", "in-turn")
+    workers.wait_registered(1)
+    seen: list[int] = []
+
+    @flow(task_runner=runner)
+    def turns() -> list[int]:
+        futures = [in_turn.submit(str(tmp_path)) for _ in range(6)]
+        stream = keys.queue("default")
+        for k in range(4):
+            wait_until(lambda k=k: (tmp_path / f"m{k + 1}").exists(), WAIT, f"run {k + 1} to start")
+            wait_until(lambda k=k: sum(f.done() for f in futures) == k, WAIT, f"{k} outcome(s)")
+            time.sleep(0.3)  # the time an over-eager worker would need to claim more
+            seen.append(client.xpending(stream, GROUP)["pending"])
+            (tmp_path / f"go-{k}").write_text("go")
+        for k in range(4, 6):
+            (tmp_path / f"go-{k}").write_text("go")
+        return sorted(f.result(timeout=WAIT) for f in futures)
+
+    assert turns() == list(range(6))
+    assert seen == [2, 2, 2, 2], workers.logs()
+
+
 def test_task_code_is_stored_once(runner: Any, workers: Any, client: Any, keys: Any) -> None:
     workers.start()
     workers.wait_registered(1)

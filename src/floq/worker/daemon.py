@@ -83,6 +83,7 @@ class Worker:
         self._inflight: dict[str, Claim] = {}  # claimed, outcome not written yet
         self._ended: set[str] = set()  # entry ids in flight whose attempt ended: slots free
         self._receiving: set[str] = set()  # entry ids claimed, their inputs being fetched
+        self._reserved = 0  # slots a claim is under way for (the claim thread's, or a refill)
         self._interrupted: set[str] = set()  # entry ids
         self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
@@ -100,6 +101,8 @@ class Worker:
         # thread, which would read no other outcome (dask: hand out no attempt) until the write
         # is back. (Parallel mode measured the same either way on W4.)
         self._write_inline = config.mode == "concurrent"
+        # Parallel mode: the pool's thread claims for the slot an attempt just freed (_refill).
+        self._refill_on_done = config.mode == "parallel"
 
     # --- starting and stopping ----------------------------------------------------------------
     def handle_signals(self) -> None:
@@ -156,6 +159,7 @@ class Worker:
         self._upkeep.on_cancelled = self._interrupt
         self._upkeep.held = self._held
         self._upkeep.flow_slots = self._flow_slots.describe
+        self._flow_slots.started = self._upkeep.beat_soon
         try:
             self._upkeep.start()
         except BaseException:
@@ -208,23 +212,28 @@ class Worker:
             self._executor.interrupt(claims)
 
     # --- claiming -----------------------------------------------------------------------------
-    def _free_slots(self, timeout: float) -> int:
+    def _free(self) -> int:
+        """Slots that no attempt holds and no claim is under way for (hold ``_slots``)."""
+        held = len(self._inflight) - len(self._ended) + self._reserved
+        return self.config.capacity - held
+
+    def _reserve(self, timeout: float = 0.0) -> int:
+        """Reserve the free slots for a claim (waiting up to ``timeout`` s for one): how many."""
         with self._slots:
-            if len(self._inflight) - len(self._ended) >= self.config.capacity:
+            if self._free() <= 0 and timeout:
                 self._slots.wait(timeout)
-            return self.config.capacity - len(self._inflight) + len(self._ended)
+            free = max(0, self._free()) if self._claiming() else 0
+            self._reserved += free
+            return free
 
     def _claim_loop(self) -> None:
         queues = self.config.queues
         while self._claiming():
-            free = self._free_slots(timeout=0.5)
+            free = self._reserve(timeout=0.5)
             if free <= 0:
                 continue
-            count = max(1, free // len(queues))
             try:
-                claims, malformed = self._protocol.claim(
-                    self._reader, self.config.name, queues, count=count, block_ms=500
-                )
+                self._claim(free, block_ms=500)
             except redis.ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
@@ -232,17 +241,41 @@ class Worker:
                                "creating them again", ",".join(queues))  # fmt: skip
                 self._ensure_queues()
                 continue
+            if self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
+                return
+
+    def _claim(self, free: int, block_ms: int | None) -> None:
+        """Claim for the ``free`` slots reserved (blocking up to ``block_ms``), and start what
+        came; the reservation ends either way."""
+        queues, count = self.config.queues, max(1, free // len(self.config.queues))
+        reader = self._reader if block_ms else self._client
+        try:  # the slots stay reserved until what came is in flight: none is claimed twice
+            claims, malformed = self._protocol.claim(
+                reader, self.config.name, queues, count=count, block_ms=block_ms
+            )
             for entry in malformed:
                 self._reject(entry)
             if claims and not self._claiming():  # the stop came while the read was blocked
                 self._return(claims)
             elif claims:
                 with self._slots:
-                    self._receiving = {claim.entry_id for claim in claims}
+                    self._receiving.update(claim.entry_id for claim in claims)
                 self._start(self._protocol.fetch_inputs(claims, self._codes))
-                time.sleep(0)  # let the pool threads just handed work start on it
-            elif self.config.burst and not self._inflight and self._protocol.queues_idle(queues):
-                return
+        finally:
+            with self._slots:
+                self._reserved -= free
+                self._slots.notify_all()
+        if claims and block_ms:
+            time.sleep(0)  # let the pool threads just handed work start on it
+
+    def _refill(self, free: int) -> None:
+        """Parallel mode, on the pool's thread as an attempt ends: claim for its slot at once,
+        before its outcome is written. The claim thread would wake a thread switch later and
+        queue its read behind the write while the process idles (W4 in benchmarks/)."""
+        try:
+            self._claim(free, block_ms=None)
+        except redis.RedisError as error:  # the claim thread meets it too, and says so
+            logger.debug("could not claim from the pool's thread: %s", error)
 
     def _ensure_queues(self) -> None:
         """Make the queues' streams and groups unless they exist: at start, and again when a
@@ -264,9 +297,10 @@ class Worker:
         if claim is not None:
             with self._slots:
                 self._inflight[claim.entry_id] = claim
+                self._ended.add(claim.entry_id)  # it takes no slot
             if self._metrics is not None:
                 self._metrics.claimed(claim.queue, claim.entry_id)
-            self._done(claim, undecodable(claim, malformed.error, self._secret))
+            self._write(claim, undecodable(claim, malformed.error, self._secret))
             return
         self._protocol.dead_letter(malformed)
         logger.error("dead-lettered malformed entry %s on %s: %s",
@@ -282,7 +316,7 @@ class Worker:
         with self._slots:
             for claim in claims:
                 self._inflight[claim.entry_id] = claim
-            self._receiving = set()
+            self._receiving.difference_update(claim.entry_id for claim in claims)
             self._upkeep.inflight = len(self._inflight)
         if self._metrics is not None:
             for claim in claims:
@@ -291,9 +325,16 @@ class Worker:
             self._executor.submit(claim, self._done)
 
     def _done(self, claim: Claim, result: Result | BaseException) -> None:
-        with self._slots:  # its slot is free now; the outcome is still in flight
+        """The executor's report: the attempt ended, its slot is free; its outcome goes out."""
+        with self._slots:  # the outcome is still in flight
             self._ended.add(claim.entry_id)
+            refill = self._reserve() if self._refill_on_done else 0
             self._slots.notify_all()
+        if refill:
+            self._refill(refill)
+        self._write(claim, result)
+
+    def _write(self, claim: Claim, result: Result | BaseException) -> None:
         if isinstance(result, BaseException):
             if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
                 self._forget([claim])

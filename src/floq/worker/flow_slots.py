@@ -57,6 +57,7 @@ class FlowSlots:
         self._stopping = threading.Event()  # no more restarts
         self._warm_sent = 0.0  # when the slots got SIGTERM (monotonic)
         self._done = threading.Event()  # the slots are gone: the supervisor may end
+        self.started: Callable[[], None] = lambda: None  # called as each slot starts
         # Slots are started from this thread only, and it lives until they are gone: their
         # PDEATHSIG fires when the thread that started them ends, not only the process.
         self._thread = threading.Thread(target=self._supervise, name="floq-flow-slots", daemon=True)
@@ -88,6 +89,7 @@ class FlowSlots:
             argv, env=env, stdin=subprocess.DEVNULL, process_group=0
         )
         self._names[slot] = name
+        self.started()
 
     def _supervise(self) -> None:
         with self._lock:

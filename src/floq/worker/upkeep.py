@@ -42,6 +42,7 @@ class Upkeep:
         self._wake = threading.Event()  # set by stop() and retry_due()
         self._lock = threading.Lock()
         self._retry_at = float("inf")  # monotonic time of a retry this worker scheduled
+        self._beat_now = False  # set by beat_soon()
         self._thread = threading.Thread(target=self._loop, name="floq-upkeep", daemon=True)
         self.inflight = 0
         self.started = time.time()
@@ -86,6 +87,13 @@ class Upkeep:
             self.on_beat()
         if cancelled and self.on_cancelled is not None:
             self.on_cancelled(cancelled)
+
+    def beat_soon(self) -> None:
+        """Write the heartbeat now, not at its next interval (a flow slot started: `floq
+        workers` shows its pid at once)."""
+        with self._lock:
+            self._beat_now = True
+        self._wake.set()
 
     def promote(self) -> float:
         """Put due retries back on their queues; when (monotonic) the next one is due."""
@@ -170,9 +178,10 @@ class Upkeep:
             now = time.monotonic()
             with self._lock:
                 promote_at, self._retry_at = min(promote_at, self._retry_at), float("inf")
+                beat_now, self._beat_now = self._beat_now, False
             pause = 0.0
             try:
-                if now >= next_beat:
+                if now >= next_beat or beat_now:
                     self.beat()
                     next_beat = now + settings.heartbeat_seconds
                     promote_at = now  # retries others scheduled, at least once a heartbeat

@@ -115,7 +115,7 @@ class TaskRunProtocol:
 
     # --- the worker -------------------------------------------------------------------------
     def claim(
-        self, reader: Any, consumer: str, queues: Iterable[str], count: int, block_ms: int
+        self, reader: Any, consumer: str, queues: Iterable[str], count: int, block_ms: int | None
     ) -> tuple[list[Claim], list[Malformed]]:
         """Up to ``count`` new entries per queue (``XREADGROUP``): claims, and malformed ones."""
         streams = {self.keys.queue(name): name for name in queues}
