@@ -118,7 +118,7 @@ def test_queues_counts_what_waits_where(floq: Any, client: Any, keys: Any) -> No
     protocol.ensure_queue("q1")
     for i in range(3):  # three task runs queued, one of them claimed
         protocol.submit("q1", [Submission(f"t{i}", "fr", b"x", (), "code", f"t{i}")])
-    claims, _ = protocol.claim(client, "someone", ["q1"], count=1, block_ms=100)
+    claims, _ = protocol.claim(client, "someone", ["q1"], 1, block_ms=100)
     assert len(claims) == 1
     client.zadd(keys.retries, {keys.task("fr", "t9"): time.time() + 60})
     client.hset(keys.task("fr", "t9"), "q", "q1")

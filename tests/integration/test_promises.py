@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from shared_tasks import add, marked_sleep
 
 import floq.settings
 from floq import flow, task
+from floq.runners import RedisTaskRunner
 from floq.settings import Settings
 from floq.store.keys import GROUP
 
@@ -206,6 +208,38 @@ def test_a_run_that_ends_frees_one_slot_and_one_is_claimed(
 
     assert turns() == list(range(6))
     assert seen == [2, 2, 2, 2], workers.logs()
+
+
+def test_a_worker_on_two_queues_claims_no_more_than_its_free_slots(
+    redis_url: str, namespace: str, workers: Any, client: Any, keys: Any, tmp_path: Path
+) -> None:
+    """XREADGROUP's COUNT is per stream: one free slot and two queues read at once claimed
+    one run of each. The first queue listed has the first pick."""
+    workers.start("--concurrency", "1", "--queue", "high", "--queue", "low")
+    workers.wait_registered(1)
+
+    def one_on(queue: str, name: str, release: str) -> str:
+        @flow(task_runner=RedisTaskRunner(url=redis_url, namespace=namespace, queue=queue))
+        def one() -> str:
+            return blocked.submit(str(tmp_path / release), str(tmp_path / name)).result(WAIT)
+
+        return one()
+
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(one_on, "low", "first", "first-go")  # takes the one slot
+        wait_until(lambda: (tmp_path / "first").exists(), WAIT, "the first run to start")
+        later = [pool.submit(one_on, q, q, "go") for q in ("low", "high")]
+        for queue in ("low", "high"):
+            wait_until(lambda q=queue: client.xlen(keys.queue(q)) >= 1, WAIT, f"a run on {queue}")
+        (tmp_path / "first-go").write_text("go")  # its slot frees: both queues hold a run
+        assert first.result(timeout=WAIT) == "released"
+        wait_until(lambda: (tmp_path / "high").exists() or (tmp_path / "low").exists(), WAIT,
+                   "the next run to start")  # fmt: skip
+        time.sleep(0.5)  # the time an over-eager worker would need to claim more
+        pending = [client.xpending(keys.queue(q), GROUP)["pending"] for q in ("high", "low")]
+        (tmp_path / "go").write_text("go")
+        assert [f.result(timeout=WAIT) for f in later] == ["released"] * 2
+    assert pending == [1, 0], workers.logs()  # high's run, and nothing else
 
 
 def test_task_code_is_stored_once(runner: Any, workers: Any, client: Any, keys: Any) -> None:

@@ -247,11 +247,10 @@ class Worker:
     def _claim(self, free: int, block_ms: int | None) -> None:
         """Claim for the ``free`` slots reserved (blocking up to ``block_ms``), and start what
         came; the reservation ends either way."""
-        queues, count = self.config.queues, max(1, free // len(self.config.queues))
         reader = self._reader if block_ms else self._client
         try:  # the slots stay reserved until what came is in flight: none is claimed twice
             claims, malformed = self._protocol.claim(
-                reader, self.config.name, queues, count=count, block_ms=block_ms
+                reader, self.config.name, self.config.queues, free, block_ms
             )
             for entry in malformed:
                 self._reject(entry)

@@ -115,10 +115,42 @@ class TaskRunProtocol:
 
     # --- the worker -------------------------------------------------------------------------
     def claim(
-        self, reader: Any, consumer: str, queues: Iterable[str], count: int, block_ms: int | None
+        self, reader: Any, consumer: str, queues: Iterable[str], free: int, block_ms: int | None
     ) -> tuple[list[Claim], list[Malformed]]:
-        """Up to ``count`` new entries per queue (``XREADGROUP``): claims, and malformed ones."""
-        streams = {self.keys.queue(name): name for name in queues}
+        """Up to ``free`` new entries of ``queues`` (``XREADGROUP``, blocking up to ``block_ms``
+        if none is there): claims, and malformed ones (which take no slot).
+
+        ``XREADGROUP``'s ``COUNT`` is per stream: with as many free slots as queues or more,
+        each queue gets an even share of one read. With fewer, the queues are read one at a
+        time, without blocking, in the order given (so the first has the first pick); if all
+        are empty, one blocking read waits on them all, and an entry beyond ``free`` that it
+        brought (entries that came to several queues at once) is handed back at once, unread.
+        """
+        names = list(queues)
+        if free >= len(names):
+            return self._read(reader, consumer, names, free // len(names), block_ms)
+        claims: list[Claim] = []
+        malformed: list[Malformed] = []
+        for name in names:
+            got, bad = self._read(reader, consumer, [name], free - len(claims), None)
+            claims, malformed = claims + got, malformed + bad
+            if len(claims) >= free:
+                return claims, malformed
+        if claims or malformed or not block_ms:
+            return claims, malformed
+        claims, malformed = self._read(reader, consumer, names, 1, block_ms)
+        claims.sort(key=lambda claim: names.index(claim.queue))
+        for name in names:
+            extra = [c.entry_id for c in claims[free:] if c.queue == name]
+            if extra:
+                self.hand_back_entries(name, consumer, extra)
+        return claims[:free], malformed
+
+    def _read(
+        self, reader: Any, consumer: str, names: list[str], count: int, block_ms: int | None
+    ) -> tuple[list[Claim], list[Malformed]]:
+        """Up to ``count`` new entries per queue of ``names``: claims, and malformed ones."""
+        streams = {self.keys.queue(name): name for name in names}
         reply = reader.xreadgroup(
             GROUP, consumer, dict.fromkeys(streams, ">"), count=count, block=block_ms
         )
