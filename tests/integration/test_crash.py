@@ -107,6 +107,7 @@ def test_a_task_that_ends_its_process_crashes_alone_and_the_worker_goes_on(
     got = batch([0, 1, 2, 3], fatal=1)
     assert [kind for kind, _, _ in got] == ["COMPLETED", "CRASHED", "COMPLETED", "COMPLETED"]
     assert "ended with exit code 7" in got[1][1], got[1]
+    assert "lost task run 'dies_at-1' (" in got[1][1], got[1]  # named, not just its id
     assert [value for kind, _, value in got if kind == "COMPLETED"] == [0, 20, 30]
 
     marks.unlink()
@@ -169,6 +170,7 @@ def test_a_task_that_kills_every_worker_ends_crashed_after_the_lost_attempts_lim
     kind, message = poisoned()
     assert kind == "CRASHED", (kind, message, workers.logs())
     assert "FLOQ_MAX_LOST_ATTEMPTS" in message and "lost 2 times" in message, message
+    assert "lost task run 'kills_its_worker-" in message, message
     ran_in = [int(pid) for pid in lines(marks)]
     dead = [p.pid for p in workers.processes if p.poll() is not None]
     assert len(ran_in) == 2 and sorted(ran_in) == sorted(dead), (ran_in, dead, workers.logs())

@@ -105,10 +105,14 @@ def undecodable(claim: Claim, error: BaseException, secret: bytes | None) -> Res
     return Result(outcome, dead_letter=reason, summary=summarize(run, failed), task="<undecodable>")
 
 
-def crashed(claim: Claim, error: BaseException, secret: bytes | None) -> Result:
-    """The outcome of an attempt whose executor failed (a lost child process, say)."""
-    run = TaskRunRecord(claim.task_run_id, claim.task_run_id, "<lost>", claim.flow_run_id)
-    message = f"the worker lost task run {claim.task_run_id}: {type(error).__name__}: {error}"
+def crashed(
+    claim: Claim, error: BaseException, secret: bytes | None, name: str | None = None
+) -> Result:
+    """The outcome of an attempt whose executor failed (a lost child process, say); ``name``:
+    the task run's, if known."""
+    run = TaskRunRecord(claim.task_run_id, name or claim.task_run_id, "<lost>", claim.flow_run_id)
+    which = f"{name!r} ({claim.task_run_id})" if name else claim.task_run_id
+    message = f"the worker lost task run {which}: {type(error).__name__}: {error}"
     lost = FloqError(message, run_id=claim.task_run_id)
     lost.__cause__ = error
     state = Crashed(lost, message)

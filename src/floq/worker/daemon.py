@@ -338,7 +338,8 @@ class Worker:
             if self._stopping.is_set():  # lost to the shutdown: it goes back to its queue
                 self._forget([claim])
                 return
-            result = crashed(claim, result, self._secret)
+            name = self._protocol.run_names([claim]).get(claim.task_run_id)
+            result = crashed(claim, result, self._secret, name)
         if self._closed:  # handed back already: the outcome would be refused
             self._forget([claim])
         elif self._write_inline and len(self._inflight) == 1:

@@ -158,11 +158,13 @@ class Upkeep:
             "a task that ends its process (a crash, os._exit, the OOM killer) would take down "
             "every worker in turn; not run again"
         )
-        outcomes = [(claim, crashed(claim, why, secret)) for claim in claims]
+        names = self._protocol.run_names(claims)
+        outcomes = [(c, crashed(c, why, secret, names.get(c.task_run_id))) for c in claims]
         self._protocol.complete(self._config.name, outcomes)
         for claim in claims:
-            logger.error("task run %s of flow run %s ended Crashed: %s",
-                         claim.task_run_id, claim.flow_run_id, why)  # fmt: skip
+            name = names.get(claim.task_run_id, "?")
+            logger.error("task run %r (%s) of flow run %s ended Crashed: %s",
+                         name, claim.task_run_id, claim.flow_run_id, why)  # fmt: skip
 
     def _loop(self) -> None:
         """Beat and reap on their intervals; promote when a retry is due, not on a tick.

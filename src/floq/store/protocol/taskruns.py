@@ -316,6 +316,19 @@ class TaskRunProtocol:
                 time.time()]  # fmt: skip
         return int(self.scripts.call(self.client, "cancel", keys, args))
 
+    def run_names(self, claims: list[Claim]) -> dict[str, str]:
+        """The names of these claims' task runs (``boom-2``), by task run id, where known;
+        none if Redis cannot be reached (only for messages: the worker never needs them)."""
+        pipe = self.client.pipeline(transaction=False)
+        for claim in claims:
+            pipe.hget(self.keys.task(claim.flow_run_id, claim.task_run_id), TaskField.NAME)
+        try:
+            names = pipe.execute()
+        except redis.RedisError:
+            return {}
+        found = zip(claims, names, strict=True)
+        return {claim.task_run_id: name.decode() for claim, name in found if name}
+
     def missing(self, flow_run_id: str, task_run_ids: list[str]) -> list[str]:
         """Those of the task runs whose hash is gone (expired, or lost with the server's data)."""
         if not task_run_ids:
