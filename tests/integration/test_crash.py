@@ -13,6 +13,7 @@ import cloudpickle
 from integration_helpers import WAIT, lines, outcomes_of, wait_until
 
 from floq import flow, task
+from floq.runners import ProcessPoolTaskRunner
 from proctree import assert_all_end, descendants
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -176,3 +177,23 @@ def test_a_task_that_kills_every_worker_ends_crashed_after_the_lost_attempts_lim
     assert len(ran_in) == 2 and sorted(ran_in) == sorted(dead), (ran_in, dead, workers.logs())
     assert "ended Crashed" in workers.logs(), workers.logs()
     assert after() == "survived"  # the third worker serves on
+
+
+def test_a_task_that_ends_its_process_under_process_pool_task_runner_crashes_alone(
+    tmp_path: Path,
+) -> None:
+    """The local ProcessPoolTaskRunner, same pool: the other run in flight completes, and so
+    do later ones (on a ProcessPoolExecutor, every run in flight and every later one of the
+    flow run ended Crashed with BrokenProcessPool)."""
+    marks = tmp_path / "marks"
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def batch() -> tuple[list[tuple[str, str]], list[int]]:
+        states = [f.wait(WAIT) for f in dies_at.map([0, 1], fatal=1, marks=str(marks))]
+        later = [f.result(timeout=WAIT) for f in dies_at.map([2, 3], fatal=-1, marks=str(marks))]
+        return [(s.type.name, s.message) for s in states], later
+
+    first, later = batch()
+    assert [kind for kind, _ in first] == ["COMPLETED", "CRASHED"], first
+    assert "'dies_at-1'" in first[1][1] and "ended with exit code 7" in first[1][1], first
+    assert later == [20, 30]

@@ -1,6 +1,7 @@
-"""Parallel mode's process pool, with real spawned processes: replies, errors with their
-remote traceback, a process that dies loses only its own call and is replaced, calls wait for
-a free process, and a shutdown answers every call it did not run."""
+"""The process pool (parallel mode's and ProcessPoolTaskRunner's), with real spawned
+processes: replies, errors with their remote traceback, a process that dies loses only its own
+call and is replaced, calls wait for a free process, a shutdown answers every call it did not
+run; a pool that starts its processes on demand, and one whose processes cannot start."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from floq.errors import FloqError, RemoteTraceback
-from floq.worker.process_pool import ProcessPool
+from floq.runners.process_pool import ProcessPool
 
 WAIT = 30.0
 
@@ -41,8 +42,8 @@ class Replies:
 def pool() -> Any:
     made: list[ProcessPool] = []
 
-    def make(size: int) -> ProcessPool:
-        made.append(ProcessPool(size, _nothing, ()))
+    def make(size: int, start_all: bool = True, initializer: Any = _nothing) -> ProcessPool:
+        made.append(ProcessPool(size, initializer, (), start_all=start_all))
         return made[-1]
 
     yield make
@@ -104,3 +105,31 @@ def test_a_shutdown_answers_the_calls_it_did_not_run(pool: Any) -> None:
     assert not ok and "killed by SIGKILL" in str(error), error
     with pytest.raises(FloqError, match="shut down"):
         the_pool.submit(os.getpid, (), queued)
+
+
+def test_a_pool_started_on_demand_adds_a_process_per_call_that_finds_none_idle(pool: Any) -> None:
+    the_pool = pool(2, start_all=False)
+    assert the_pool.pids == []
+    first, second = Replies(), Replies()
+    the_pool.submit(os.getpid, (), first)
+    ok, pid = first.next()
+    assert ok and the_pool.pids == [pid]
+    the_pool.submit(os.getpid, (), second)  # the first process is idle again: it takes it
+    assert second.next() == (True, pid) and the_pool.pids == [pid]
+    both = Replies()
+    for _ in range(3):  # two at once: a second process, and no third (size 2)
+        the_pool.submit(time.sleep, (0.3,), both)
+    assert [both.next() for _ in range(3)] == [(True, None)] * 3
+    assert len(the_pool.pids) == 2 and pid in the_pool.pids
+
+
+def _cannot_start() -> None:
+    raise SystemExit(5)
+
+
+def test_calls_fail_when_no_process_of_the_pool_can_start(pool: Any) -> None:
+    the_pool, replies = pool(1, start_all=False, initializer=_cannot_start), Replies()
+    the_pool.submit(os.getpid, (), replies)
+    ok, error = replies.next()
+    assert not ok and isinstance(error, FloqError), error
+    assert "no process of the pool could start: the last one ended with exit code 5" in str(error)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import os
+import signal
 import threading
 import time
 from functools import partial
@@ -15,6 +14,7 @@ from floq.engine.shells import TimeoutMode
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, when_ready
 from floq.runners.main_guard import require_main_guard
+from floq.runners.process_pool import ProcessPool, outcome
 from floq.runners.transport import encode_call, finish_from, run_encoded
 from floq.runs import TaskCall
 from floq.states import State
@@ -26,28 +26,29 @@ class ProcessPoolTaskRunner(TaskRunner):
     Calls and results travel with cloudpickle, so functions and closures defined in
     ``__main__`` work; a script using this runner needs ``if __name__ == "__main__":``.
     ``timeout_seconds`` interrupts the task inside its process (SIGALRM), stopping the work.
-    Its processes end with the process that started them, however that ends (``kill -9``).
+    A process starts when a run finds none idle. One that dies (a task calling ``os._exit``, a
+    crash in a C extension, the OOM killer) ends only its own run Crashed, naming the exit
+    code or signal; another takes its place (a ``ProcessPoolExecutor`` crashes every run in
+    flight and every later one). The processes end with the process that started them,
+    however that ends (``kill -9``).
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
         super().__init__(max_workers=max_workers)
         self.max_workers = max_workers or os.cpu_count() or 1
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: ProcessPool | None = None
 
     def start(self) -> None:
         require_main_guard(type(self).__name__)
-        context = multiprocessing.get_context("spawn")
-        self._pool = cf.ProcessPoolExecutor(
-            self.max_workers,
-            mp_context=context,
-            initializer=exit_with_parent,
-            initargs=(os.getpid(),),
-        )
+        initargs = (os.getpid(),)
+        self._pool = ProcessPool(self.max_workers, _child_start, initargs, start_all=False)
 
     def shutdown(self) -> None:
         if self._pool is not None:
-            # Every run is finished unless the flow run timed out; then do not wait for them.
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Every run is finished unless the flow run timed out: then its processes are
+            # killed, which stops the work (a ProcessPoolExecutor left it running).
+            unfinished = any(not future.done() for future in self._futures)
+            self._pool.shutdown(kill=unfinished, wait=False)
             self._pool = None
 
     def _launch(self, call: TaskCall, future: TaskFuture[Any]) -> None:
@@ -56,12 +57,20 @@ class ProcessPoolTaskRunner(TaskRunner):
 
     def _start(self, payload: bytes, future: TaskFuture[Any], upstream: dict[str, State]) -> None:
         assert self._pool is not None
+
+        def reply(ok: bool, value: Any) -> None:
+            finish_from(future, partial(outcome, ok, value), "worker process")
+
         try:
-            done = self._pool.submit(_child_entry, payload, serialization.dumps(upstream))
-        except Exception as error:  # a broken pool: the run is lost, say so
-            finish_from(future, partial(_raise, error), "process pool")
-            return
-        done.add_done_callback(lambda d: finish_from(future, d.result, "worker process"))
+            self._pool.submit(_child_entry, (payload, serialization.dumps(upstream)), reply)
+        except Exception as error:  # a pool shut down: the run is lost, say so
+            finish_from(future, partial(outcome, False, error), "process pool")
+
+
+def _child_start(parent: int) -> None:
+    """In a new process: Ctrl-C interrupts its task (as in the app), and it ends with the app."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # the pool starts it blocked
+    exit_with_parent(parent)
 
 
 def exit_with_parent(parent: int) -> None:
@@ -84,7 +93,3 @@ _WATCH_SECONDS = 0.5
 
 def _child_entry(payload: bytes, upstream: bytes) -> bytes:
     return run_encoded(payload, serialization.loads(upstream), TimeoutMode.SIGNAL)
-
-
-def _raise(error: BaseException) -> bytes:
-    raise error

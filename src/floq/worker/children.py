@@ -17,26 +17,13 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
+from floq.runners.process_pool import sigint_blocked
 from floq.runners.processes import exit_with_parent
 
+__all__ = ["die_with_parent", "forks_die_with_parent", "ignore_sigint", "sigint_blocked"]
+
 _PR_SET_PDEATHSIG = 1
-
-
-@contextmanager
-def sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in this thread meanwhile; processes and threads started here inherit it."""
-    from multiprocessing import resource_tracker
-
-    # Started later, the tracker would unblock SIGINT in this thread (SIG_UNBLOCK, not restore).
-    resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def ignore_sigint() -> None:

@@ -31,6 +31,7 @@ from floq.engine.task_runs import run_attempt_async
 from floq.errors import SerializationError
 from floq.runners.event_loop import EventLoopThread
 from floq.runners.pool import ThreadPool
+from floq.runners.process_pool import ProcessPool, outcome
 from floq.states import State
 from floq.worker.attempt import (
     Claim,
@@ -42,7 +43,6 @@ from floq.worker.attempt import (
     undecodable,
 )
 from floq.worker.children import die_with_parent, ignore_sigint, sigint_blocked
-from floq.worker.process_pool import ProcessPool
 
 logger = logging.getLogger("floq.worker")
 
@@ -116,8 +116,9 @@ class ThreadExecutor:
 
 
 class ProcessExecutor:
-    """Parallel mode: attempts in ``processes`` spawned processes (:mod:`~floq.worker.process_pool`:
-    one that dies loses only its own attempt, and is replaced); the payload stays bytes."""
+    """Parallel mode: attempts in ``processes`` spawned processes (a
+    :class:`~floq.runners.process_pool.ProcessPool`: one that dies loses only its own attempt,
+    and is replaced); the payload stays bytes."""
 
     def __init__(
         self, processes: int, secret: bytes | None, log: tuple[str, str, str] = ("INFO", "text", "")
@@ -133,7 +134,7 @@ class ProcessExecutor:
         args = _args(claim, self._secret, TimeoutMode.SIGNAL)
 
         def reply(ok: bool, value: Any) -> None:
-            _settle(claim, done, self._secret, lambda: _value(ok, value))
+            _settle(claim, done, self._secret, lambda: outcome(ok, value))
 
         self._pool.submit(_execute_in_child, (claim.flow_run_id, *args), reply)
 
@@ -145,12 +146,6 @@ class ProcessExecutor:
     def shutdown(self, kill: bool = False) -> None:
         """``kill``: at once, else once each process ends its attempt (the daemon drained)."""
         self._pool.shutdown(kill=kill)
-
-
-def _value(ok: bool, value: Any) -> Any:
-    if ok:
-        return value
-    raise value
 
 
 class DaskExecutor:

@@ -1,4 +1,5 @@
-"""Parallel mode's processes: each runs one call at a time, over a pipe of its own.
+"""A pool of processes that each run one call at a time, over a pipe of their own: parallel
+mode's (:mod:`floq.worker`) and :class:`~floq.runners.ProcessPoolTaskRunner`'s.
 
 Why not :class:`concurrent.futures.ProcessPoolExecutor`: when one of its processes dies (a
 task calling ``os._exit``, a crash in a C extension, the OOM killer), it fails *every* call
@@ -10,8 +11,11 @@ and a new process takes the dead one's place. A call also goes straight down its
 pipe, without the executor's two thread hops (its manager and feeder threads).
 
 Processes are spawned (never forked: the worker has threads and open sockets) with SIGINT
-blocked, then run ``initializer(*initargs)`` before they report ready. Calls and replies
-travel pickled; an exception raised in a process arrives with its remote traceback
+blocked, then run ``initializer(*initargs)`` before they report ready: all at once at the
+start, or (``start_all=False``) one more each time a call finds none idle, up to ``size``. A
+process that dies before it is ready is tried again every ``RETRY_SECONDS``; meanwhile, if
+no process is ready, the calls waiting fail, naming how it ended. Calls and replies travel
+pickled; an exception raised in a process arrives with its remote traceback
 (:class:`~floq.tracebacks.PortableError`).
 """
 
@@ -26,14 +30,14 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from floq.errors import FloqError
 from floq.tracebacks import PortableError
-from floq.worker.children import sigint_blocked
 
 logger = logging.getLogger("floq.worker")
 
@@ -58,7 +62,14 @@ class ProcessPool:
     """``size`` spawned processes; :meth:`submit` hands a call to an idle one (or queues it
     until one is idle) and calls ``reply`` once, from the pool's thread, when it ends."""
 
-    def __init__(self, size: int, initializer: Callable[..., None], initargs: tuple[Any, ...]):
+    def __init__(
+        self,
+        size: int,
+        initializer: Callable[..., None],
+        initargs: tuple[Any, ...],
+        start_all: bool = True,
+    ):
+        self._size = size
         self._context = multiprocessing.get_context("spawn")
         self._initializer, self._initargs = initializer, initargs
         self._lock = threading.Lock()
@@ -69,7 +80,7 @@ class ProcessPool:
         self._wake_reader, self._wake_writer = self._context.Pipe(duplex=False)
         self._closed = False
         self._missing, self._start_after = 0, 0.0  # lost processes not replaced yet; from when
-        started = [self._start() for _ in range(size)]  # all spawn at once, then report ready
+        started = [self._start() for _ in range(size if start_all else 0)]  # all at once
         for member in started:
             self._wait_ready(member)
         # Replacements are started by this thread: it lasts as long as the pool (a process
@@ -87,9 +98,12 @@ class ProcessPool:
         message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
         with self._lock:
             if self._closed:
-                raise FloqError("the worker's process pool is shut down")
+                raise FloqError("the process pool is shut down")
             if not self._idle:
                 self._queued.append((message, reply))
+                if len(self._processes) + self._missing < self._size:  # one more, by its thread
+                    self._missing += 1
+                    self._wake()
                 return
             member = self._idle.pop()
             member.reply = reply
@@ -101,9 +115,9 @@ class ProcessPool:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-    def shutdown(self, kill: bool = False) -> None:
+    def shutdown(self, kill: bool = False, wait: bool = True) -> None:
         """Stop every process: told to exit (killed if it does not, or with ``kill``, at once);
-        a call still running ends with an error."""
+        a call still running ends with an error. ``wait=False``: the pool's thread reaps them."""
         with self._lock:
             self._closed = True
             members = list(self._processes)
@@ -111,12 +125,14 @@ class ProcessPool:
             self._queued.clear()
         self._wake()  # its thread ends once every process has
         for reply in queued:
-            reply(False, FloqError("the worker's process pool shut down before it ran"))
+            reply(False, FloqError("the process pool shut down before it ran"))
         for member in members:
             if kill:
                 member.process.kill()
             else:
                 self._send(member, _EXIT)
+        if not wait:
+            return
         for member in members:
             if self._reap(member) is None:
                 member.process.kill()
@@ -124,7 +140,8 @@ class ProcessPool:
         self._thread.join(STOP_TIMEOUT)
 
     # --- processes ----------------------------------------------------------------------------
-    def _start(self) -> _Process:
+    def _start(self, replacing: bool = False) -> _Process:
+        """A new process; ``replacing``: it is one of those missing (by the pool's thread)."""
         ours, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_serve, args=(theirs, self._initializer, self._initargs), name="floq-process"
@@ -135,6 +152,7 @@ class ProcessPool:
         member = _Process(process, ours)
         with self._lock:
             self._processes.append(member)
+            self._missing -= replacing
             if self._closed:  # shut down meanwhile: its thread sees it end
                 process.kill()
         return member
@@ -183,11 +201,11 @@ class ProcessPool:
                     return
                 by_handle: dict[Any, _Process] = {m.conn: m for m in self._processes}  # reply, end
                 by_handle.update((m.process.sentinel, m) for m in self._processes)  # its exit
-            if self._missing and not self._closed:
+                missing = self._missing and not self._closed
+            if missing:
                 wait_s = self._start_after - time.monotonic()
                 if wait_s <= 0:
-                    self._missing -= 1
-                    self._start()
+                    self._start(replacing=True)
                     continue
             else:
                 wait_s = None
@@ -235,20 +253,53 @@ class ProcessPool:
             if member in self._idle:
                 self._idle.remove(member)
             closed = self._closed
+            if not closed:  # another takes its place (one that could not even start: later)
+                self._missing += 1
+                if not member.ready:
+                    self._start_after = time.monotonic() + RETRY_SECONDS
         member.conn.close()
         if closed:
             pass
         elif member.ready:
             logger.warning("process %s of the pool %s; starting another", member.process.pid, how)
-            self._missing += 1
-        else:  # it could not even start: try again in a while, not in a loop
+        else:
             logger.error("a new process of the pool %s before it was ready; trying again in "
                          "%g s", how, RETRY_SECONDS)  # fmt: skip
-            self._missing += 1
-            self._start_after = time.monotonic() + RETRY_SECONDS
+            self._fail_queued(f"no process of the pool could start: the last one {how}")
         reply, member.reply = member.reply, None
         if reply is not None:
             reply(False, FloqError(f"the process running it ({member.process.pid}) {how}"))
+
+    def _fail_queued(self, why: str) -> None:
+        """The calls waiting fail if no process is ready to take them."""
+        with self._lock:
+            if any(member.ready for member in self._processes):
+                return
+            replies = [reply for _, reply in self._queued]
+            self._queued.clear()
+        for reply in replies:
+            reply(False, FloqError(why))
+
+
+def outcome(ok: bool, value: Any) -> Any:
+    """A reply's value, or its error raised."""
+    if ok:
+        return value
+    raise value
+
+
+@contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread meanwhile; processes and threads started here inherit it."""
+    from multiprocessing import resource_tracker
+
+    # Started later, the tracker would unblock SIGINT in this thread (SIG_UNBLOCK, not restore).
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _ending(code: int | None) -> str:
