@@ -14,7 +14,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -50,11 +52,30 @@ def _is_free(port: int) -> bool:
         return True
 
 
-class Servers:
-    """``redis-server`` processes started by a test, all stopped at the end."""
+@dataclass(frozen=True)
+class Tls:
+    """A CA's certificate and a certificate with its key for 127.0.0.1 (PEM files): servers
+    started with it speak TLS only (cluster bus and replication too)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    ca: Path
+    cert: Path
+    key: Path
+
+    def config(self, port: int) -> list[str]:
+        return ["port 0", f"tls-port {port}", f"tls-cert-file {self.cert}",
+                f"tls-key-file {self.key}", f"tls-ca-cert-file {self.ca}", "tls-auth-clients no",
+                "tls-replication yes", "tls-cluster yes"]  # fmt: skip
+
+    def client_options(self) -> dict[str, Any]:
+        return {"ssl": True, "ssl_ca_certs": str(self.ca)}
+
+
+class Servers:
+    """``redis-server`` processes started by a test, all stopped at the end (TLS only, with
+    ``tls``)."""
+
+    def __init__(self, root: Path, tls: Tls | None = None) -> None:
+        self.root, self.tls = root, tls
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.passwords: dict[int, str | None] = {}  # by port: what `restart` checks with
 
@@ -69,7 +90,8 @@ class Servers:
             folder = self.root / str(port)
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "redis.conf"
-            lines = [f"port {port}", "bind 127.0.0.1", f"dir {folder}", "save ''", *args, *auth]
+            listen = self.tls.config(port) if self.tls else [f"port {port}"]
+            lines = [*listen, "bind 127.0.0.1", f"dir {folder}", "save ''", *args, *auth]
             config.write_text("\n".join(lines) + "\n")
             command = [SERVER, str(config), *(["--sentinel"] if sentinel else [])]
             log = (folder / "log.txt").open("wb")
@@ -102,11 +124,15 @@ class Servers:
         assert answers, f"redis-server did not restart on port {port}"
         self.processes[port] = started
 
-    @staticmethod
-    def _answers(port: int, process: subprocess.Popen[bytes], password: str | None = None) -> bool:
-        client = redis.Redis(
-            port=port, password=password, socket_connect_timeout=0.5, socket_timeout=2
-        )
+    def client(self, port: int, password: str | None = None, **options: Any) -> redis.Redis:
+        """A client of the server (or Sentinel) on ``port``."""
+        tls = self.tls.client_options() if self.tls else {}
+        return redis.Redis("127.0.0.1", port, password=password, **tls, **options)
+
+    def _answers(
+        self, port: int, process: subprocess.Popen[bytes], password: str | None = None
+    ) -> bool:
+        client = self.client(port, password, socket_connect_timeout=0.5, socket_timeout=2)
         deadline = time.monotonic() + 10
         try:
             while time.monotonic() < deadline and process.poll() is None:
@@ -131,15 +157,19 @@ class Servers:
 
 
 @contextmanager
-def redis_cluster(root: Path, nodes: int = 3, password: str | None = None) -> Iterator[str]:
+def redis_cluster(
+    root: Path, nodes: int = 3, password: str | None = None, tls: Tls | None = None
+) -> Iterator[str]:
     """A Redis Cluster of ``nodes`` masters, no replicas; its ``redis+cluster://`` URL (without
-    the ``password`` its default user needs, if one is given)."""
-    servers = Servers(root)
+    the ``password`` its default user needs, if one is given; ``rediss+cluster://`` with
+    ``tls``, trusting its CA)."""
+    servers = Servers(root, tls)
     try:
         config = ("cluster-enabled yes", "cluster-node-timeout 5000", "appendonly no")
         ports = [servers.start(*config, password=password) for _ in range(nodes)]
         addresses = [f"127.0.0.1:{port}" for port in ports]
-        create = [CLI, *(["-a", password] if password else []), "--cluster", "create",
+        secure = ["--tls", "--cacert", str(tls.ca)] if tls else []
+        create = [CLI, *secure, *(["-a", password] if password else []), "--cluster", "create",
                   *addresses, "--cluster-replicas", "0"]  # fmt: skip
         done = subprocess.run(
             [*create, "--cluster-yes"], capture_output=True, text=True, timeout=60
@@ -147,14 +177,15 @@ def redis_cluster(root: Path, nodes: int = 3, password: str | None = None) -> It
         assert done.returncode == 0, f"redis-cli --cluster create failed:\n{done.stdout}"
 
         def ready() -> bool:
-            client = redis.Redis(port=ports[0], password=password)
+            client = servers.client(ports[0], password)
             try:
                 return client.cluster("info")["cluster_state"] == "ok"  # type: ignore[no-any-return]
             finally:
                 client.close()
 
         _wait(ready, 30, "the cluster to be ok")
-        yield "redis+cluster://" + ",".join(addresses)
+        query = f"?ssl_ca_certs={tls.ca}" if tls else ""
+        yield ("rediss" if tls else "redis") + "+cluster://" + ",".join(addresses) + query
     finally:
         servers.stop()
 
@@ -180,19 +211,21 @@ class SentinelSet:
             *auth,
             sentinel=True,
         )
-        self.url = f"redis+sentinel://127.0.0.1:{self.sentinel}/{self.SERVICE}/0"
+        tls = servers.tls
+        scheme, query = ("rediss", f"?ssl_ca_certs={tls.ca}") if tls else ("redis", "")
+        self.url = f"{scheme}+sentinel://127.0.0.1:{self.sentinel}/{self.SERVICE}/0{query}"
         _wait(self._replica_synced, 30, "the replica to sync")
         _wait(lambda: self.master_port() == self.master, 30, "the Sentinel to see the master")
 
     def _replica_synced(self) -> bool:
-        client = redis.Redis(port=self.replica, password=self.password)
+        client = self.servers.client(self.replica, self.password)
         try:
             return client.info("replication").get("master_link_status") == "up"
         finally:
             client.close()
 
     def master_port(self) -> int | None:
-        client = redis.Redis(port=self.sentinel, decode_responses=True)
+        client = self.servers.client(self.sentinel, decode_responses=True)
         try:
             found = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE)
             return int(found[1]) if found else None
@@ -202,7 +235,7 @@ class SentinelSet:
     def failover(self, timeout: float = 30) -> int:
         """``SENTINEL FAILOVER``; returns the new master's port once the Sentinel names it."""
         before = self.master_port()
-        client = redis.Redis(port=self.sentinel)
+        client = self.servers.client(self.sentinel)
         try:
             client.execute_command("SENTINEL", "FAILOVER", self.SERVICE)
         finally:
@@ -214,8 +247,10 @@ class SentinelSet:
 
 
 @contextmanager
-def sentinel_set(root: Path, password: str | None = None) -> Iterator[SentinelSet]:
-    servers = Servers(root)
+def sentinel_set(
+    root: Path, password: str | None = None, tls: Tls | None = None
+) -> Iterator[SentinelSet]:
+    servers = Servers(root, tls)
     try:
         yield SentinelSet(servers, password)
     finally:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from integration_helpers import WAIT
 from floq import flow, task
 from floq.runners import RedisTaskRunner
 from floq.store import embedded
+from servers import Tls, redis_cluster, sentinel_set
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -32,16 +34,23 @@ def add(x: int, y: int) -> int:
 
 
 @pytest.fixture
-def tls_url(tmp_path: Path) -> Iterator[str]:
-    """A rediss:// URL of a server with its plain port off, trusting a CA made for this test."""
-    server = shutil.which("redis-server")
-    assert server, "redis-server (Debian's, with TLS) is needed: .ci/run installs it"
+def tls(tmp_path: Path) -> Tls:
+    """A CA made for this test, and a certificate for 127.0.0.1 it signed."""
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     paths = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
     ca.cert_pem.write_to_path(str(paths["ca"]))
     cert.cert_chain_pems[0].write_to_path(str(paths["cert"]))
     cert.private_key_pem.write_to_path(str(paths["key"]))
+    return Tls(paths["ca"], paths["cert"], paths["key"])
+
+
+@pytest.fixture
+def tls_url(tmp_path: Path, tls: Tls) -> Iterator[str]:
+    """A rediss:// URL of a server with its plain port off, trusting a CA made for this test."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server (Debian's, with TLS) is needed: .ci/run installs it"
+    paths = {"ca": tls.ca, "cert": tls.cert, "key": tls.key}
     port = embedded.free_port()
     args = [
         server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
@@ -73,3 +82,27 @@ def test_a_flow_runs_over_tls(tls_url: str, namespace: str, workers: Any) -> Non
         return [f.result(timeout=WAIT) for f in add.map(range(5), 1)]
 
     assert over_tls() == [1, 2, 3, 4, 5], workers.logs()
+
+
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
+def test_a_flow_runs_over_tls_on_a_cluster_or_a_sentinel_set(
+    kind: str, tls: Tls, tmp_path: Path, namespace: str, workers: Any
+) -> None:
+    """``rediss+cluster://`` and ``rediss+sentinel://``: every node, Sentinel and replica speaks
+    TLS only (these URLs failed with a TypeError inside redis-py before)."""
+    with ExitStack() as stack:
+        if kind == "cluster":
+            url = stack.enter_context(redis_cluster(tmp_path / "servers", tls=tls))
+        else:
+            url = stack.enter_context(sentinel_set(tmp_path / "servers", tls=tls)).url
+        assert url.startswith(f"rediss+{kind}://"), url
+        workers.url = url
+        workers.start("--concurrency", "4", "--flow-slots", "0")
+        workers.wait_registered(1)
+
+        @flow(task_runner=RedisTaskRunner(url=url, namespace=namespace))
+        def over_tls() -> list[int]:
+            return [f.result(timeout=WAIT) for f in add.map(range(5), 1)]
+
+        assert over_tls() == [1, 2, 3, 4, 5], workers.logs()
+        workers.stop()  # before their servers

@@ -7,8 +7,8 @@ URLs (wherever floq takes one: ``FLOQ_REDIS_URL``, ``--redis``, ``url=``):
   a Redis Cluster, found from any of the nodes given. Every floq key carries the namespace
   as its hash tag, so a namespace lives in one slot (see :mod:`floq.store.protocol`).
 * ``redis+sentinel://[user:pass@]host:port[,host:port...]/service[/db]``
-  (``rediss+sentinel://``): the master of ``service`` as the Sentinels say, followed across
-  failovers (see :mod:`floq.store.failover`).
+  (``rediss+sentinel://``: TLS to the Sentinels and to the master): the master of ``service``
+  as the Sentinels say, followed across failovers (see :mod:`floq.store.failover`).
 
 Query options (``?ssl_ca_certs=...``) are redis-py's, as on a plain URL. Every client rides
 out a lost connection (:mod:`floq.store.outage`). Commands time out after 10 s; blocking reads
@@ -102,12 +102,16 @@ def _nodes(hosts: str, default_port: int) -> list[tuple[str, int]]:
 
 
 def _options(scheme: str, auth: str | None, db: str, query: str | None) -> dict[str, Any]:
-    """redis-py's connection options of the equivalent one-server URL (credentials, TLS)."""
+    """redis-py's connection options of the equivalent one-server URL (credentials, TLS), with
+    ``ssl=True`` for ``rediss`` instead of a connection class: the cluster and Sentinel clients
+    choose their own."""
     credentials = f"{auth}@" if auth else ""
     url = f"{scheme}://{credentials}localhost/{db}{query or ''}"
     options: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
-    for key in ("host", "port"):
+    for key in ("host", "port", "connection_class"):
         options.pop(key, None)
+    if scheme == "rediss":
+        options["ssl"] = True
     return options
 
 
@@ -135,7 +139,7 @@ def _sentinel(
         raise ValueError(f"bad database number {db!r}")
     options = _options(scheme, auth, db, query)
     plain = {k: v for k, v in timeouts.items() if k != "retry"}
-    sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}
+    sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}  # and ssl
     sentinel_options.update(plain)
     sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **plain)  # type: ignore[no-untyped-call]
     ssl = options.pop("ssl", False)
