@@ -90,16 +90,14 @@ class Worker:
         self._codes = CodeCache()  # task code bytes by content address
         self._flow_slots = FlowSlots(config)
         self._metrics = _metrics(config, self._client, self.keys)
-        recorded = None if self._metrics is None else self._recorded
+        recorded = None if self._metrics is None else self._metrics.recorded
         self._completer = Completer(
             self._protocol, config.name, self._forget, recorded, self._upkeep.retry_due
         )
         self._deadline = float("inf")  # of the drain, once stopping
         self._closed = False  # unfinished runs were handed back: outcomes are not written
-        # A lone outcome is written by the thread that ran it (one hand-off less), except in
-        # parallel and dask modes: there ``_done`` runs on the pool's or the Dask client's
-        # thread, which would read no other outcome (dask: hand out no attempt) until the write
-        # is back. (Parallel mode measured the same either way on W4.)
+        # A lone outcome is written by the thread that ran it (one hand-off less), but not by
+        # the pool's or the Dask client's thread: it would hand out nothing until it is back.
         self._write_inline = config.mode == "concurrent"
         # Parallel mode: the pool's thread claims for the slot an attempt just freed (_refill).
         self._refill_on_done = config.mode == "parallel"
@@ -257,9 +255,14 @@ class Worker:
             if claims and not self._claiming():  # the stop came while the read was blocked
                 self._return(claims)
             elif claims:
+                ids = {claim.entry_id for claim in claims}
                 with self._slots:
-                    self._receiving.update(claim.entry_id for claim in claims)
-                self._start(self._protocol.fetch_inputs(claims, self._codes))
+                    self._receiving |= ids
+                try:
+                    self._start(self._protocol.fetch_inputs(claims, self._codes))
+                finally:  # not started (Redis failed us): the orphan sweep hands them back
+                    with self._slots:
+                        self._receiving -= ids
         finally:
             with self._slots:
                 self._reserved -= free
@@ -358,16 +361,6 @@ class Worker:
         if self._metrics is not None:
             for claim in held:
                 self._metrics.released(claim.queue)
-
-    def _recorded(self, claim: Claim, result: Result) -> None:
-        """An outcome Redis accepted: count it (only when metrics are served)."""
-        assert self._metrics is not None
-        summary = result.summary
-        try:
-            seconds: float | None = float(summary.ended) - float(summary.started)
-        except ValueError:
-            seconds = None
-        self._metrics.recorded(claim.queue, result.task or "unknown", summary.name, seconds)
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> int:

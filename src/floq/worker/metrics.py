@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from floq.errors import FloqError
 from floq.store.keys import Keys
+from floq.store.protocol import Claim, Result
 from floq.store.protocol.queues import oldest_waiting_age, stream_counts
 
 _DURATIONS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800)
@@ -83,11 +84,16 @@ class WorkerMetrics:
         """A claimed task run is no longer held here (its outcome written, or handed back)."""
         self.in_flight.labels(queue).dec()
 
-    def recorded(self, queue: str, task: str, state: str, seconds: float | None) -> None:
-        """An outcome this worker recorded: its state's name and the attempt's duration."""
-        self.outcomes.labels(queue, task, state).inc()
-        if seconds is not None:
-            self.durations.labels(queue, task).observe(max(0.0, seconds))
+    def recorded(self, claim: Claim, result: Result) -> None:
+        """An outcome Redis accepted from this worker: its state's name and the attempt's
+        duration."""
+        queue, task, summary = claim.queue, result.task or "unknown", result.summary
+        self.outcomes.labels(queue, task, summary.name).inc()
+        try:
+            seconds = float(summary.ended) - float(summary.started)
+        except ValueError:
+            return
+        self.durations.labels(queue, task).observe(max(0.0, seconds))
 
     def beat(self) -> None:
         """The heartbeat was refreshed now."""
