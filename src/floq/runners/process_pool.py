@@ -302,6 +302,24 @@ def sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def exit_with_parent(parent: int) -> None:
+    """End this process (``os._exit``) as soon as process ``parent`` is gone: a thread looks
+    at the parent pid twice a second. (Unlike Linux's ``PR_SET_PDEATHSIG``, it does not
+    matter which of the parent's threads started this process.)"""
+    if os.getppid() != parent:  # gone already
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="floq-parent", daemon=True).start()
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+_WATCH_SECONDS = 0.5
+
+
 def _ending(code: int | None) -> str:
     if code is None:
         return "stopped answering"

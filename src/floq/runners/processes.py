@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-import time
 from functools import partial
 from typing import Any
 
@@ -14,7 +12,7 @@ from floq.engine.shells import TimeoutMode
 from floq.futures import TaskFuture
 from floq.runners.base import TaskRunner, when_ready
 from floq.runners.main_guard import require_main_guard
-from floq.runners.process_pool import ProcessPool, outcome
+from floq.runners.process_pool import ProcessPool, exit_with_parent, outcome
 from floq.runners.transport import encode_call, finish_from, run_encoded
 from floq.runs import TaskCall
 from floq.states import State
@@ -71,24 +69,6 @@ def _child_start(parent: int) -> None:
     """In a new process: Ctrl-C interrupts its task (as in the app), and it ends with the app."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # the pool starts it blocked
     exit_with_parent(parent)
-
-
-def exit_with_parent(parent: int) -> None:
-    """End this process (``os._exit``) as soon as process ``parent`` is gone: a thread looks
-    at the parent pid twice a second. (Unlike Linux's ``PR_SET_PDEATHSIG``, it does not
-    matter which of the parent's threads started this process.)"""
-    if os.getppid() != parent:  # gone already
-        os._exit(1)
-    threading.Thread(target=_watch, args=(parent,), name="floq-parent", daemon=True).start()
-
-
-def _watch(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(_WATCH_SECONDS)
-    os._exit(1)
-
-
-_WATCH_SECONDS = 0.5
 
 
 def _child_entry(payload: bytes, upstream: bytes) -> bytes:

@@ -139,7 +139,8 @@ def _sentinel(
         raise ValueError(f"bad database number {db!r}")
     options = _options(scheme, auth, db, query)
     plain = {k: v for k, v in timeouts.items() if k != "retry"}
-    sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}  # and ssl
+    # TLS (``ssl`` and the ``ssl_*`` options) to the Sentinels as well as to the master
+    sentinel_options = {k: v for k, v in options.items() if k.startswith("ssl")}
     sentinel_options.update(plain)
     sentinels = Sentinel(nodes, sentinel_kwargs=sentinel_options, **plain)  # type: ignore[no-untyped-call]
     ssl = options.pop("ssl", False)

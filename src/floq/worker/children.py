@@ -18,8 +18,7 @@ import os
 import signal
 import sys
 
-from floq.runners.process_pool import sigint_blocked
-from floq.runners.processes import exit_with_parent
+from floq.runners.process_pool import exit_with_parent, sigint_blocked
 
 __all__ = ["die_with_parent", "forks_die_with_parent", "ignore_sigint", "sigint_blocked"]
 
