@@ -7,7 +7,6 @@ which ``.ci/run`` installs; the certificates come from ``trustme`` (a throwaway 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -22,8 +21,7 @@ from integration_helpers import WAIT
 
 from floq import flow, task
 from floq.runners import RedisTaskRunner
-from floq.store import embedded
-from servers import Tls, redis_cluster, sentinel_set
+from servers import Servers, Tls, redis_cluster, sentinel_set
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -48,24 +46,15 @@ def tls(tmp_path: Path) -> Tls:
 @pytest.fixture
 def tls_url(tmp_path: Path, tls: Tls) -> Iterator[str]:
     """A rediss:// URL of a server with its plain port off, trusting a CA made for this test."""
-    server = shutil.which("redis-server")
-    assert server, "redis-server (Debian's, with TLS) is needed: .ci/run installs it"
-    paths = {"ca": tls.ca, "cert": tls.cert, "key": tls.key}
-    port = embedded.free_port()
-    args = [
-        server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-        "--tls-cert-file", str(paths["cert"]), "--tls-key-file", str(paths["key"]),
-        "--tls-ca-cert-file", str(paths["ca"]), "--tls-auth-clients", "no",
-        "--save", "", "--appendonly", "no", "--dir", str(tmp_path),
-    ]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={paths['ca']}"
+    assert shutil.which("redis-server"), (
+        "redis-server (Debian's, with TLS) is needed: .ci/run installs it"
+    )
+    servers = Servers(tmp_path / "server", tls)
     try:
-        assert embedded.wait_ready(url, timeout=15), f"the TLS server did not start on {port}"
-        yield url
+        port = servers.start("appendonly no")  # it answers over TLS, and is the one started
+        yield f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={tls.ca}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        servers.stop()
 
 
 def test_a_flow_runs_over_tls(tls_url: str, namespace: str, workers: Any) -> None:
