@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from integration_helpers import WAIT, WORKER_CLI, clean_env
 
+from proctree import assert_all_end, descendants
 from servers import Servers
 
 APP = """
@@ -57,24 +58,29 @@ def own_server(tmp_path: Path) -> Iterator[tuple[Servers, int]]:
     servers.stop()
 
 
+@pytest.mark.parametrize("mode", ["concurrent", "parallel"])
 def test_a_worker_whose_server_stays_away_exits_with_one_clear_line(
-    own_server: tuple[Servers, int], namespace: str, tmp_path: Path
+    own_server: tuple[Servers, int], namespace: str, tmp_path: Path, mode: str
 ) -> None:
+    """The worker ends, with its processes (parallel mode's pool used to keep it alive
+    forever: the drain's hand-back met the lost server and the pool was never shut down)."""
     servers, port = own_server
     url = f"redis://127.0.0.1:{port}/0"
     env = clean_env(FLOQ_REDIS_URL=url, FLOQ_NAMESPACE=namespace, FLOQ_FLOW_SLOTS="0",
                     FLOQ_REDIS_RETRY_SECONDS="2", FLOQ_HEARTBEAT_SECONDS="0.5",
                     FLOQ_WORKER_TTL="2")  # fmt: skip
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen(WORKER_CLI, env=env, stdout=subprocess.DEVNULL,
+    worker = subprocess.Popen([*WORKER_CLI, "--mode", mode], env=env, stdout=subprocess.DEVNULL,
                               stderr=log.open("w"))  # fmt: skip
     try:
         deadline = time.monotonic() + WAIT
-        while "concurrent mode" not in log.read_text():
+        while f"{mode} mode" not in log.read_text():
             assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
             time.sleep(0.05)
+        below = descendants(worker.pid)
         servers.processes.pop(port).kill()  # gone for good
-        assert worker.wait(timeout=WAIT) == 1
+        assert worker.wait(timeout=WAIT) == 1, log.read_text()
+        assert_all_end(below, WAIT, "the worker's processes")
     finally:
         if worker.poll() is None:
             worker.kill()

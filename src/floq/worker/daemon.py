@@ -181,11 +181,13 @@ class Worker:
         finally:
             if self._deadline == float("inf"):  # the claim loop ended on its own (--burst)
                 self._deadline = time.monotonic() + self.config.settings.drain_seconds
-            self._flow_slots.stop(lambda: self._deadline)
-            left = self._drain()
-            self._completer.close(timeout=10)
-            self._executor.shutdown(kill=left > 0)
-            self._upkeep.stop()
+            try:  # the pool's processes end even if Redis is gone for good
+                self._flow_slots.stop(lambda: self._deadline)
+                self._drain()
+                self._completer.close(timeout=10)
+            finally:
+                self._executor.shutdown(kill=bool(self._inflight))
+                self._upkeep.stop()
             logger.info("worker %s stopped", self.config.name)
 
     def _make_executor(self) -> Executor:
@@ -363,8 +365,8 @@ class Worker:
                 self._metrics.released(claim.queue)
 
     # --- draining -----------------------------------------------------------------------------
-    def _drain(self) -> int:
-        """Wait for the runs in flight until the deadline; hand back the rest; how many."""
+    def _drain(self) -> None:
+        """Wait for the runs in flight until the deadline; hand back the rest."""
         with self._slots:
             while self._inflight and time.monotonic() < self._deadline:
                 self._slots.wait(min(0.1, max(0.0, self._deadline - time.monotonic())))
@@ -372,10 +374,11 @@ class Worker:
             self._closed = True
         if left:
             logger.warning("drain: handing back %s", _count(left, "unfinished task run"))
-        # Also any run lost to the shutdown, and any claimed but not started.
-        for name in self.config.queues:
-            self._upkeep.hand_back(name, self.config.name)
-        return left
+        try:  # also any run lost to the shutdown, and any claimed but not started
+            for name in self.config.queues:
+                self._upkeep.hand_back(name, self.config.name)
+        except redis.RedisError as error:  # once this worker's heartbeat lapses, others do
+            logger.warning("drain: could not hand back this worker's task runs: %s", error)
 
 
 def _metrics(config: WorkerConfig, client: Any, keys: Keys) -> WorkerMetrics | None:
