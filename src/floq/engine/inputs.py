@@ -121,6 +121,8 @@ def resolve(expr: Any, upstream: Mapping[str, State]) -> Any:
     A failed upstream raises :class:`NotReadyError`, unless under ``allow_failure``, where its
     exception becomes the value.
     """
+    if _plain(expr):
+        return expr  # the common case (scalars in a tuple or dict), kept cheap
 
     def leaf(item: Any, allowed: bool) -> Any:
         run_id = run_id_of(item)
@@ -132,3 +134,13 @@ def resolve(expr: Any, upstream: Mapping[str, State]) -> Any:
         raise NotReadyError(run_id or "<state>", state)
 
     return walk(expr, leaf)
+
+
+def _plain(expr: Any) -> bool:
+    """True for an atom, or a tuple or dict of atoms: nothing in it to resolve."""
+    kind = type(expr)
+    if kind is tuple:
+        return all(type(x) in _ATOMS for x in expr)
+    if kind is dict:
+        return all(type(x) in _ATOMS for x in expr.values())
+    return kind in _ATOMS
