@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from integration_helpers import FLOQ_CLI, WORKER_CLI, clean_env, run_cli
 
+from floq import flow
+from floq.errors import RunnerError
+from floq.runners import DaskTaskRunner
 from floq.store.keys import Keys
 
 
@@ -80,3 +83,32 @@ def test_flow_worker_on_an_unreachable_server_is_one_line(closed_port: int) -> N
     url = f"redis://127.0.0.1:{closed_port}/0"
     done = run_cli(WORKER_CLI, "--redis", url, env=clean_env())
     _one_line_error(done, url)
+
+
+@pytest.mark.parametrize(("given", "named"), [("flag", "--dask-address"),
+                                              ("variable", "FLOQ_DASK_ADDRESS")])  # fmt: skip
+def test_flow_worker_with_an_unreachable_dask_scheduler_is_one_line(
+    given: str, named: str, closed_port: int, redis_url: str, namespace: str
+) -> None:
+    """It used to end with Dask's 70-line traceback, 30 s later."""
+    address = f"tcp://127.0.0.1:{closed_port}"
+    env = clean_env(FLOQ_REDIS_URL=redis_url, FLOQ_NAMESPACE=namespace, FLOQ_FLOW_SLOTS="0",
+                    DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")  # fmt: skip
+    args = ["--mode", "dask"]
+    if given == "flag":
+        args += ["--dask-address", address]
+    else:
+        env["FLOQ_DASK_ADDRESS"] = address
+    done = run_cli(WORKER_CLI, *args, env=env)
+    _one_line_error(done, named, f"cannot reach the Dask scheduler at {address}")
+
+
+def test_a_flow_with_an_unreachable_dask_scheduler_fails_naming_it(closed_port: int) -> None:
+    address = f"tcp://127.0.0.1:{closed_port}"
+
+    @flow(task_runner=DaskTaskRunner(address=address, client_kwargs={"timeout": 2}))
+    def on_dask() -> int:
+        return 1
+
+    with pytest.raises(RunnerError, match=f"cannot reach the Dask scheduler at {address}"):
+        on_dask()

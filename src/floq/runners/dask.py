@@ -108,10 +108,13 @@ def open_client(
     (None with an ``address``). :func:`close_client` closes both. Used by
     :class:`DaskTaskRunner` and by the dask mode of ``flow-worker``."""
     distributed = import_distributed()
-    cluster = None
-    if not address:
-        cluster = _cluster_class(cluster_class, distributed)(**(cluster_kwargs or {}))
-    return distributed.Client(address or cluster, **(client_kwargs or {})), cluster
+    if address:
+        try:
+            return distributed.Client(address, **(client_kwargs or {})), None
+        except (OSError, ValueError) as error:  # refused, timed out (30 s), a bad address
+            raise RunnerError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+    cluster = _cluster_class(cluster_class, distributed)(**(cluster_kwargs or {}))
+    return distributed.Client(cluster, **(client_kwargs or {})), cluster
 
 
 def close_client(client: Any, cluster: Any) -> None:

@@ -196,7 +196,8 @@ class Worker:
             log = (config.settings.log_level, config.settings.log_format, config.name)
             return ProcessExecutor(config.processes, self._secret, log)
         if config.mode == "dask":
-            return DaskExecutor(config.dask_address, self._secret)
+            setting = config.settings.label("dask_address")
+            return DaskExecutor(config.dask_address, self._secret, setting)
         return ThreadExecutor(config.concurrency, self._secret)
 
     def _interrupt(self, flow_run_ids: set[str]) -> None:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from floq import logs
 from floq.engine.shells import TimeoutMode
 from floq.engine.task_runs import run_attempt_async
-from floq.errors import SerializationError
+from floq.errors import ConfigurationError, RunnerError, SerializationError
 from floq.runners.event_loop import EventLoopThread
 from floq.runners.pool import ThreadPool
 from floq.runners.process_pool import ProcessPool, outcome
@@ -151,14 +151,19 @@ class ProcessExecutor:
 class DaskExecutor:
     """Dask mode: each attempt is submitted to the cluster at ``address`` (or a local one)."""
 
-    def __init__(self, address: str | None, secret: bytes | None) -> None:
+    def __init__(self, address: str | None, secret: bytes | None, setting: str = "") -> None:
+        """``setting``: what gave the address (``--dask-address``), for the error if it is
+        unreachable."""
         from floq.runners.dask import import_distributed, open_client
 
         import_distributed()  # a missing extra is the one thing said
         if not address:
             logger.info("dask mode: no --dask-address given; starting a LocalCluster")
-        with sigint_blocked():  # its processes, and the threads that start them, inherit it
-            self._client, self._cluster = open_client(address)
+        try:
+            with sigint_blocked():  # its processes, and the threads that start them, inherit it
+                self._client, self._cluster = open_client(address)
+        except RunnerError as error:
+            raise ConfigurationError(f"{setting or 'the address'}: {error}") from None
         if self._cluster is not None:
             logger.info(
                 "dask mode: LocalCluster of %d worker process(es), scheduler %s, dashboard %s",
