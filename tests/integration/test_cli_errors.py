@@ -68,6 +68,9 @@ def test_an_unreachable_server_is_one_line(closed_port: int) -> None:
         (["--redis", "notaurl"], {}, ["--redis", "'notaurl'"]),
         ([], {"FLOQ_CONCURRENCY": "many"}, ["FLOQ_CONCURRENCY", "'many'"]),
         (["--queue", ""], {}, ["--queue"]),
+        (["--processes", "2"], {}, ["--processes", "--mode parallel", "'concurrent'"]),
+        (["--mode", "parallel", "--concurrency", "4"], {}, ["--concurrency", "'parallel'"]),
+        (["--dask-address", "tcp://127.0.0.1:1"], {}, ["--dask-address", "--mode dask"]),
     ],
 )
 def test_flow_worker_names_the_bad_flag_or_variable(

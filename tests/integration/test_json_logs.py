@@ -28,7 +28,8 @@ def fails_once(marker: str) -> str:
 
 @pytest.mark.parametrize("mode", ["concurrent", "parallel"])
 def test_json_log_lines_carry_the_run(mode: str, runner: Any, workers: Any, tmp_path: Path) -> None:
-    workers.start("--mode", mode, "--processes", "1", "--log-format", "json", "--name", "wj")
+    sized = ["--processes", "1"] if mode == "parallel" else ["--concurrency", "1"]
+    workers.start("--mode", mode, *sized, "--log-format", "json", "--name", "wj")
     workers.wait_registered(1)
     seen: dict[str, Any] = {}
 

@@ -14,6 +14,7 @@ import click
 
 from floq import logs
 from floq.cli.app import FloqCommand, settings_from_flags, talks_to
+from floq.errors import ConfigurationError
 from floq.settings import LOG_FORMATS, WORKER_MODES
 from floq.store.connection import is_cluster
 from floq.store.embedded import redis_url_or_embedded
@@ -68,6 +69,7 @@ def flow_worker_cli(
         log_format=log_format,
         metrics_port=metrics_port,
     )
+    _check_mode_flags(settings.worker_mode, concurrency, processes, dask_address)
     logs.install_default_handler(settings.log_level, settings.log_format)
     url, _ = talks_to(redis_url_or_embedded(settings), settings.namespace)
     flow_slots = 0 if burst else settings.flow_slots
@@ -91,3 +93,18 @@ def flow_worker_cli(
     worker.handle_signals()
     worker.start()
     worker.run()
+
+
+def _check_mode_flags(
+    mode: str, concurrency: int | None, processes: int | None, dask_address: str | None
+) -> None:
+    """A flag of another mode on the command line is a mistake, not something to ignore
+    (``--processes 8`` on a concurrent worker would run 16 threads). Variables are not checked:
+    one environment may serve workers of every mode."""
+    given = {"--processes": (processes, "parallel"), "--dask-address": (dask_address, "dask"),
+             "--concurrency": (concurrency, "concurrent or dask")}  # fmt: skip
+    for flag, (value, modes) in given.items():
+        if value is not None and mode not in modes.split(" or "):
+            raise ConfigurationError(
+                f"{flag} applies to --mode {modes}, but this worker's mode is {mode!r}"
+            )
