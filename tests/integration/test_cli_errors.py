@@ -82,10 +82,13 @@ def test_flow_worker_names_the_bad_flag_or_variable(
     assert wrong not in line
 
 
-def test_flow_worker_on_an_unreachable_server_is_one_line(closed_port: int) -> None:
-    url = f"redis://127.0.0.1:{closed_port}/0"
+@pytest.mark.parametrize("form", ["redis://127.0.0.1:{port}/0",
+                                  "redis+sentinel://127.0.0.1:{port}/mymaster/0"])  # fmt: skip
+def test_flow_worker_on_an_unreachable_server_is_one_line(closed_port: int, form: str) -> None:
+    url = form.format(port=closed_port)
     done = run_cli(WORKER_CLI, "--redis", url, env=clean_env())
-    _one_line_error(done, url)
+    line = _one_line_error(done, url)
+    assert "<redis." not in line and len(line) < 300, line  # not redis-py's client repr
 
 
 @pytest.mark.parametrize(("given", "named"), [("flag", "--dask-address"),

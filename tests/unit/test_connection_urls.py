@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from redis.cluster import RedisCluster
 from redis.exceptions import AuthenticationError
+from redis.sentinel import MasterNotFoundError
 
 from floq.errors import ConfigurationError, FloqError
 from floq.settings import Settings
 from floq.store import embedded
 from floq.store.connection import connect, is_cluster, redacted, refused
-from floq.store.outage import OutageRetry, _reached
+from floq.store.outage import OutageRetry, _reached, described
 
 
 @pytest.mark.parametrize(
@@ -21,6 +22,8 @@ from floq.store.outage import OutageRetry, _reached
         ("redis+cluster://127.0.0.1:7000/3", "database 0 only"),
         ("redis+sentinel://127.0.0.1:26379", "/service"),
         ("redis+sentinel://127.0.0.1:26379/svc/x", "database number"),
+        ("redis://127.0.0.1:6379/abc", "bad database number 'abc'"),  # redis-py ignored it
+        ("rediss://127.0.0.1:6379/0/1", "bad database number"),
     ],
 )
 def test_a_bad_url_is_named_with_the_reason(url: str, reason: str) -> None:
@@ -92,3 +95,20 @@ def test_a_wrong_password_is_not_waited_for_as_an_outage() -> None:
     finally:
         _reached.discard(retry.server)
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://h:1", "redis://h:1/", "redis://h:1/7", "unix:///tmp/r.sock"]
+)
+def test_a_url_with_or_without_a_database_number_is_taken(url: str) -> None:
+    connect(url)  # builds a client; nothing is sent until it is used
+
+
+def test_a_lost_sentinel_master_is_described_without_the_client_repr() -> None:
+    raw = ("No master found for 'mymaster' : <redis.client.Redis(<redis.connection.ConnectionPool("
+           "<redis.connection.Connection(db=0,password=<REDACTED>,host=127.0.0.1,port=1)>)>)> - "
+           "network:ConnectionError")  # fmt: skip
+    assert described(MasterNotFoundError(raw)) == (
+        "MasterNotFoundError: No master found for 'mymaster' (network:ConnectionError)"
+    )
+    assert described(ConnectionError("refused")) == "ConnectionError: refused"

@@ -33,7 +33,7 @@ from floq.errors import ConfigurationError, FloqError
 from floq.settings import URL_SCHEMES, get_settings
 from floq.settings import redacted as redacted  # re-exported: callers import it from here
 from floq.store import failover
-from floq.store.outage import OutageRetry
+from floq.store.outage import OutageRetry, described
 
 _MULTI = re.compile(r"^(rediss?)\+(cluster|sentinel)://(?:([^@/]*)@)?([^/?]+)(/[^?]*)?(\?.*)?$")
 
@@ -65,6 +65,7 @@ def connect(
         if multi is None:
             if url.startswith(URL_SCHEMES[3:]):
                 raise ValueError("expected host:port[,host:port...] after '://'")
+            _check_database(url)
             health = {"health_check_interval": 0 if blocking else 30}
             retry = OutageRetry(redacted(url), retry_seconds)
             return redis.Redis.from_url(url, retry=retry, **timeouts, **health)
@@ -85,7 +86,14 @@ def connect(
     except (redis.RedisError, redis.exceptions.RedisClusterException) as error:  # slots, at once
         if isinstance(error.__cause__, redis.AuthenticationError):  # a cluster's nodes refused
             raise FloqError(refused(url, error.__cause__)) from None
-        raise FloqError(f"cannot reach Redis at {redacted(url)}: {error}") from None
+        raise FloqError(f"cannot reach Redis at {redacted(url)}: {described(error)}") from None
+
+
+def _check_database(url: str) -> None:
+    """A one-server URL's path is its database number (redis-py ignores any other)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss") and not re.fullmatch(r"/?\d*", parts.path):
+        raise ValueError(f"bad database number {parts.path.lstrip('/')!r} (expected /0, /1, ...)")
 
 
 def _nodes(hosts: str, default_port: int) -> list[tuple[str, int]]:
@@ -159,7 +167,7 @@ def check(client: Any, url: str, *, run_id: str | None = None) -> None:
         raise FloqError(refused(url, error), run_id=run_id) from None
     except redis.RedisError as error:
         raise FloqError(
-            f"cannot reach Redis at {redacted(url)}: {type(error).__name__}: {error}",
+            f"cannot reach Redis at {redacted(url)}: {described(error)}",
             run_id=run_id,
         ) from None
 

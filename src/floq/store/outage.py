@@ -75,7 +75,7 @@ class OutageRetry(Retry):
         if left <= 0:
             raise ConnectionError(
                 f"lost Redis at {self.server} for more than {self.seconds:g} s "
-                f"(FLOQ_REDIS_RETRY_SECONDS): {type(error).__name__}: {error}"
+                f"(FLOQ_REDIS_RETRY_SECONDS): {described(error)}"
             ) from error
         return min(left, self._backoff.compute(failures))
 
@@ -85,8 +85,8 @@ def _began(server: str, error: Exception, seconds: float) -> float:
         if server not in _outages:
             _outages[server] = time.monotonic()
             logger.warning(
-                "lost Redis at %s (%s: %s); retrying for up to %g s",
-                server, type(error).__name__, error, seconds,
+                "lost Redis at %s (%s); retrying for up to %g s",
+                server, described(error), seconds,
             )  # fmt: skip
         return _outages[server]
 
@@ -96,3 +96,14 @@ def _ended(server: str) -> None:
         began = _outages.pop(server, None)
     if began is not None:
         logger.info("Redis at %s is back after %.1f s", server, time.monotonic() - began)
+
+
+def described(error: BaseException) -> str:
+    """``Type: message``, without the client's repr that redis-py writes into a Sentinel's
+    "No master found for 'mymaster' : <redis.client.Redis(...)> - network:ConnectionError"."""
+    text = str(error)
+    if " : <" in text:
+        head, _, rest = text.partition(" : <")
+        cause = rest.rpartition("> - ")[2] if "> - " in rest else ""
+        text = f"{head} ({cause})" if cause else head
+    return f"{type(error).__name__}: {text}"
