@@ -41,3 +41,28 @@ def test_reraised_task_error_shows_the_task_traceback(runner, runner_case):
     if runner_case.remote:
         assert isinstance(error.__cause__, RemoteTraceback)
         assert "in deep_failure" in str(error.__cause__)
+
+
+@task
+def returns_a_lock() -> object:
+    import threading
+
+    return threading.Lock()
+
+
+def test_a_return_value_that_cannot_travel_back_fails_the_run_saying_so(runner, runner_case):
+    @flow(task_runner=runner)
+    def body():
+        future = returns_a_lock.submit()
+        state = future.wait(WAIT)
+        return state.type.value, state.message, future.task_run.name
+
+    kind, message, name = body()
+    if not runner_case.remote:  # nothing to send back: the lock is the result
+        assert kind == "COMPLETED"
+        return
+    assert kind == "FAILED"
+    assert message == (
+        f"the outcome of task run {name!r} cannot be sent back: cannot serialize its return "
+        "value: TypeError: cannot pickle '_thread.lock' object"
+    ), message

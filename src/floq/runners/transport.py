@@ -84,12 +84,15 @@ def encode_outcome(run: TaskRunRecord, state: State, secret: bytes | None = None
     if states is not None:
         return serialization.dumps((_PLAIN_OUTCOME, states, run.run_count), secret,
                                    by_reference=True)  # fmt: skip
+    what = "its return value" if state.is_completed() else "its exception or state"
     try:
-        return serialization.dumps((state, run.history, run.run_count), secret, by_reference=True)
+        return serialization.dumps(
+            (state, run.history, run.run_count), secret, what=what, by_reference=True
+        )
     except SerializationError as error:
         # The value or the exception does not pickle: send back a Failed that says so.
         failed = Failed(
-            SerializationError(f"task run {run.name!r}: its {error.message}", run_id=run.id),
+            SerializationError(f"task run {run.name!r}: {error.message}", run_id=run.id),
             f"the outcome of task run {run.name!r} cannot be sent back: {error.message}",
         )
         kept = [s for s in run.history if not s.is_final()] + [failed]
