@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -229,3 +231,54 @@ def test_a_result_that_cannot_be_sent_back_fails_the_run(
         run.result(timeout=WAIT)
     assert raised.value.run_id == run.id
     assert run.record()["type"] == b"FAILED"
+
+
+INTERRUPTED_APP = """
+import sys, time
+from floq import flow, task
+from floq.runners import RedisTaskRunner
+
+@task
+def slow(i):
+    time.sleep(2)
+    return i
+
+@flow(task_runner=RedisTaskRunner(url=sys.argv[1], namespace=sys.argv[2]))
+def many():
+    futures = slow.map(range(20))  # 20 s of work on the worker's 2 slots
+    futures[0].result(timeout=30)
+    print("running", flush=True)
+    return sum(f.result() for f in futures)
+
+many()
+"""
+
+
+def test_ctrl_c_in_the_app_ends_its_flow_run_at_once(
+    workers: Any, redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT) ends the flow run Crashed and the app at once; it used to wait for
+    every task run still queued on the workers (18 s more here)."""
+    workers.start("--concurrency", "2", "--flow-slots", "0")
+    workers.wait_registered(1)
+    script = tmp_path / "app.py"
+    script.write_text(INTERRUPTED_APP)
+    app = subprocess.Popen(
+        [sys.executable, str(script), redis_url, namespace], env=clean_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        assert app.stdout is not None
+        assert app.stdout.readline() == "running\n"  # the first result is back
+        interrupted = time.monotonic()
+        app.send_signal(signal.SIGINT)
+        _, err = app.communicate(timeout=WAIT)
+        took = time.monotonic() - interrupted
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(timeout=10)
+    assert app.returncode != 0
+    assert "was interrupted by KeyboardInterrupt" in err, err[-2000:]
+    assert took < 5, f"the app took {took:.1f} s to end after Ctrl-C"

@@ -1,7 +1,10 @@
 """One flow run: its task runner, its body's attempts, and the state it ends in.
 
 An attempt is the body plus every task run it started: the attempt ends when they are all
-finished. Its value is the body's return value with futures and states inside replaced by
+finished, unless Ctrl-C (or another ``BaseException``: ``SystemExit``, a cancelled coroutine)
+ended the body: then the flow run ends Crashed at once, as in Prefect, and task runs still
+queued elsewhere are left to run (a worker's results expire unread).
+Its value is the body's return value with futures and states inside replaced by
 their values (a failed one fails the flow). A body that returns ``None`` fails if any of its
 task runs failed or crashed (as in Prefect 2).
 """
@@ -88,8 +91,10 @@ def run_flow_sync(
         first_run = len(flow_run.task_runs)
         try:
             value = flow.fn(*args, **kwargs)
-        finally:
+        except Exception:
             flow_run.runner.wait_all()
+            raise
+        flow_run.runner.wait_all()  # not after Ctrl-C (KeyboardInterrupt): see the docstring
         return _attempt_value(flow_run, value, first_run)
 
     spec = flow.run_spec
@@ -110,8 +115,10 @@ async def run_flow_async(
         first_run = len(flow_run.task_runs)
         try:
             value = await flow.fn(*args, **kwargs)
-        finally:
+        except Exception:
             await asyncio.to_thread(flow_run.runner.wait_all)
+            raise
+        await asyncio.to_thread(flow_run.runner.wait_all)  # not after a cancellation or Ctrl-C
         return _attempt_value(flow_run, value, first_run)
 
     spec = flow.run_spec
