@@ -101,10 +101,10 @@ def _check_mode_flags(
     """A flag of another mode on the command line is a mistake, not something to ignore
     (``--processes 8`` on a concurrent worker would run 16 threads). Variables are not checked:
     one environment may serve workers of every mode."""
-    given = {"--processes": (processes, "parallel"), "--dask-address": (dask_address, "dask"),
-             "--concurrency": (concurrency, "concurrent or dask")}  # fmt: skip
+    given = {"--processes": (processes, ("parallel",)), "--dask-address": (dask_address, ("dask",)),
+             "--concurrency": (concurrency, ("concurrent", "dask"))}  # fmt: skip
     for flag, (value, modes) in given.items():
-        if value is not None and mode not in modes.split(" or "):
+        if value is not None and mode not in modes:
             raise ConfigurationError(
-                f"{flag} applies to --mode {modes}, but this worker's mode is {mode!r}"
+                f"{flag} applies to --mode {' or '.join(modes)}, but this worker's mode is {mode!r}"
             )

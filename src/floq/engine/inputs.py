@@ -99,7 +99,7 @@ def collect_upstream(
 ) -> tuple[dict[str, Any], bool]:
     """Every future in a call's inputs, keyed by task-run id (duplicates count once), and
     whether anything needs resolving at all (futures, refs or states)."""
-    if not kwargs and not wait_for and all(type(x) in _ATOMS for x in args):
+    if not wait_for and _plain(args) and _plain(kwargs):
         return {}, False  # the common case, kept cheap
     found: dict[str, Any] = {}
     seen = [False]

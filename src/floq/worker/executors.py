@@ -151,7 +151,7 @@ class ProcessExecutor:
 class DaskExecutor:
     """Dask mode: each attempt is submitted to the cluster at ``address`` (or a local one)."""
 
-    def __init__(self, address: str | None, secret: bytes | None, setting: str = "") -> None:
+    def __init__(self, address: str | None, secret: bytes | None, setting: str) -> None:
         """``setting``: what gave the address (``--dask-address``), for the error if it is
         unreachable."""
         from floq.runners.dask import import_distributed, open_client
@@ -163,7 +163,7 @@ class DaskExecutor:
             with sigint_blocked():  # its processes, and the threads that start them, inherit it
                 self._client, self._cluster = open_client(address)
         except RunnerError as error:
-            raise ConfigurationError(f"{setting or 'the address'}: {error}") from None
+            raise ConfigurationError(f"{setting}: {error}") from None
         if self._cluster is not None:
             logger.info(
                 "dask mode: LocalCluster of %d worker process(es), scheduler %s, dashboard %s",
