@@ -5,6 +5,7 @@ Nothing here is used inside a task: tasks run in worker processes, which cannot 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,6 +97,14 @@ def outcomes_of(client: Any, keys: Keys, task_run: Any) -> list[State]:
     """The states recorded for one task run in its flow run's results stream, oldest first."""
     found = outcomes(client, keys, task_run.flow_run_id)
     return [state for run_id, state in found if run_id == task_run.id]
+
+
+def inflight(client: Any, namespace: str) -> int:
+    """The task runs the live workers hold, as their last heartbeats say."""
+    keys = Keys(namespace)
+    names = client.smembers(keys.workers)
+    beats = [client.get(keys.worker(name.decode())) for name in names]
+    return sum(json.loads(beat)["inflight"] for beat in beats if beat)
 
 
 def lines(path: Path) -> list[str]:

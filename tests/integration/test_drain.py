@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
-from integration_helpers import WAIT, lines, wait_until
+from integration_helpers import WAIT, inflight, lines, wait_until
 from shared_tasks import marked_sleep
 
 from floq import flow, task
@@ -51,3 +51,59 @@ def test_a_draining_worker_claims_nothing_and_exits_when_its_work_ends(
     ended = marks.stat().st_mtime  # the "end" line was the last write
     # FLOQ_DRAIN_SECONDS is 60: the exit came when the work ended, not at the deadline.
     assert seen["exited_at"] - ended < 5, (seen, ended)
+
+
+@task
+def mark(path: str, i: int) -> int:
+    with open(path, "a") as marks:
+        marks.write(f"{i} {os.getpid()}\n")
+    return i
+
+
+@task
+def gated(path: str, gate: str) -> str:
+    with open(path, "a") as marks:
+        marks.write(f"gate {os.getpid()}\n")
+    deadline = time.monotonic() + WAIT  # (integration_helpers is not importable on workers)
+    while not os.path.exists(gate):
+        assert time.monotonic() < deadline, "the test did not open the gate"
+        time.sleep(0.01)
+    return "gated"
+
+
+def test_task_runs_claimed_ahead_go_back_unstarted_when_the_worker_stops(
+    runner: Any, workers: Any, client: Any, namespace: str, tmp_path: Path
+) -> None:
+    """A backlog of short tasks: a worker with one slot claims one more ahead (see
+    floq.worker.ahead). Stopped while its slot runs a long one, it hands that one back unstarted
+    at once and finishes only what runs; another worker runs the rest, each once."""
+    first = workers.start(
+        "--concurrency", "1", FLOQ_DRAIN_SECONDS="60", FLOQ_HEARTBEAT_SECONDS="0.2"
+    )
+    workers.wait_registered(1)
+    marks, gate = tmp_path / "marks", tmp_path / "gate"
+    seen: dict[str, Any] = {}
+
+    @flow(task_runner=runner)
+    def ahead() -> list[Any]:
+        futures = [mark.submit(str(marks), i) for i in range(40)]
+        futures.append(gated.submit(str(marks), str(gate)))
+        futures += [mark.submit(str(marks), i) for i in range(40, 60)]
+        wait_until(lambda: f"gate {first.pid}" in lines(marks), WAIT, "the gated task to start")
+        wait_until(lambda: inflight(client, namespace) == 2, WAIT,
+                   "a heartbeat showing the gated run and one claimed ahead")  # fmt: skip
+        first.send_signal(signal.SIGTERM)
+        back = "handed back 1 unstarted task run(s)"
+        wait_until(lambda: back in workers.logs(), WAIT, "the run claimed ahead to go back")
+        gate.touch()
+        seen["exit"] = first.wait(timeout=WAIT)
+        seen["other"] = workers.start("--concurrency", "1")
+        return [future.result(timeout=WAIT) for future in futures]
+
+    assert ahead() == [*range(40), "gated", *range(40, 60)]
+    assert seen["exit"] == 0, workers.logs()
+    ran = [line.split() for line in lines(marks)]
+    assert sorted(i for i, _ in ran if i != "gate") == sorted(str(i) for i in range(60))
+    by_first = [i for i, pid in ran if pid == str(first.pid)]
+    assert by_first == [*(str(i) for i in range(40)), "gate"], ran  # not the one claimed ahead
+    assert all(pid == str(seen["other"].pid) for _, pid in ran[41:]), ran

@@ -12,7 +12,7 @@ from typing import Any
 
 import enqueued_flows
 import pytest
-from integration_helpers import WAIT, wait_until
+from integration_helpers import WAIT, inflight, wait_until
 from rq import Queue
 from rq.job import Job
 
@@ -114,19 +114,12 @@ def test_cancelling_a_running_flow_run(
     assert not client.xlen(Keys(namespace).queue("default"))
     refused = "refused a late outcome"
     wait_until(lambda: refused in workers.logs(), WAIT, "the held task run to end")
-    wait_until(lambda: _inflight(client, namespace) == 0, WAIT, "a heartbeat with a free slot")
+    wait_until(lambda: inflight(client, namespace) == 0, WAIT, "a heartbeat with a free slot")
     assert not list(tmp_path.glob("touch-*"))
     assert run.state.name == "Cancelled"
     counts = {k: int(v) for k, v in run.record().items() if k.startswith("n:")}
     # All six end Cancelled: the five queued ones and the held one (its outcome was refused).
     assert counts == {"n:SUBMITTED": 6, "n:CANCELLED": 6}, counts
-
-
-def _inflight(client: Any, namespace: str) -> int:
-    keys = Keys(namespace)
-    names = client.smembers(keys.workers)
-    beats = [client.get(keys.worker(name.decode())) for name in names]
-    return sum(json.loads(beat)["inflight"] for beat in beats if beat)
 
 
 def test_fetch_of_an_unknown_run_names_it(redis_url: str, namespace: str) -> None:
@@ -150,10 +143,10 @@ def test_cancel_interrupts_running_process_and_async_task_runs(
     run = enqueue(enqueued_flows.stuck, (str(tmp_path), use_async), url=redis_url,
                   namespace=namespace)  # fmt: skip
     wait_until(lambda: (tmp_path / "hold").exists(), WAIT, "the task to start")
-    wait_until(lambda: _inflight(client, namespace) == 1, WAIT, "a heartbeat showing the task")
+    wait_until(lambda: inflight(client, namespace) == 1, WAIT, "a heartbeat showing the task")
     run.cancel()
     # The 60 s task is interrupted on the worker's next heartbeat (0.5 s in the tests).
-    wait_until(lambda: _inflight(client, namespace) == 0, 15, "the task run to be interrupted")
+    wait_until(lambda: inflight(client, namespace) == 0, 15, "the task run to be interrupted")
     assert "interrupting 1 task run(s)" in workers.logs()
     [row] = run.task_runs()
     assert row.state == "Cancelled"

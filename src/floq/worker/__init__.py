@@ -8,6 +8,7 @@ enqueued flow runs (RQ workers); ``children`` makes the processes a worker start
 Ctrl-C and end with it, even when it is killed with ``kill -9``.
 """
 
-from floq.worker.daemon import Worker, WorkerConfig
+from floq.worker.config import WorkerConfig
+from floq.worker.daemon import Worker
 
 __all__ = ["Worker", "WorkerConfig"]

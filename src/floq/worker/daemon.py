@@ -1,7 +1,8 @@
 """The worker daemon: claim batches bounded by free capacity, run them, complete in batches.
 
-Threads: the main one claims (blocking XREADGROUP, never more entries than free slots); the
-completer's writes outcomes back in batches (:mod:`floq.worker.completer`); the upkeep thread
+Threads: the main one claims (blocking XREADGROUP, never more entries than free slots, but for
+those claimed ahead while attempts are short: :mod:`floq.worker.ahead`); the completer's
+writes outcomes back in batches (:mod:`floq.worker.completer`); the upkeep thread
 heartbeats, reaps and promotes retries.
 
 Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
@@ -19,54 +20,29 @@ Stopping (:meth:`Worker.handle_signals`), as RQ and Celery users expect:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import signal
-import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
-from floq.settings import Settings
 from floq.store.connection import check, connect, redacted
 from floq.store.keys import Keys
 from floq.store.protocol import Claim, Malformed, Result, TaskRunProtocol
 from floq.store.records import CodeCache
+from floq.worker.ahead import ClaimAhead
 from floq.worker.attempt import crashed, undecodable
 from floq.worker.completer import Completer
+from floq.worker.config import WorkerConfig
 from floq.worker.executors import DaskExecutor, Executor, ProcessExecutor, ThreadExecutor
 from floq.worker.flow_slots import FlowSlots
 from floq.worker.metrics import WorkerMetrics
 from floq.worker.upkeep import Upkeep
 
 logger = logging.getLogger("floq.worker")
-
-
-def default_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(2).hex()}"
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerConfig:
-    """A worker's configuration: flags over :class:`~floq.settings.Settings`."""
-
-    url: str
-    settings: Settings
-    queues: tuple[str, ...] = ("default",)
-    mode: str = "concurrent"
-    concurrency: int = 16
-    processes: int = 1
-    dask_address: str | None = None
-    name: str = field(default_factory=default_name)
-    burst: bool = False
-    flow_slots: int = 0  # RQ workers for enqueued flow runs (see floq.worker.flow_slots)
-
-    @property
-    def capacity(self) -> int:
-        return self.processes if self.mode == "parallel" else self.concurrency
 
 
 class Worker:
@@ -85,6 +61,7 @@ class Worker:
         self._receiving: set[str] = set()  # entry ids claimed, their inputs being fetched
         self._reserved = 0  # slots a claim is under way for (the claim thread's, or a refill)
         self._interrupted: set[str] = set()  # entry ids
+        self._ahead = ClaimAhead(config.concurrency if config.mode == "concurrent" else 0)
         self._upkeep = Upkeep(self._protocol, config)
         self._executor: Executor | None = None
         self._codes = CodeCache()  # task code bytes by content address
@@ -205,18 +182,26 @@ class Worker:
 
         Their outcomes are refused anyway (``cancel.lua`` took their entries back)."""
         with self._slots:
+            unstarted = self._ahead.drop(lambda claim: claim.flow_run_id in flow_run_ids)
             claims = [c for c in self._inflight.values() if c.flow_run_id in flow_run_ids]
             claims = [c for c in claims if c.entry_id not in self._interrupted]
             self._interrupted.update(c.entry_id for c in claims)
+        self._forget(unstarted)
         if claims and self._executor is not None:
             logger.warning("interrupting %d task run(s) of cancelled flow runs", len(claims))
             self._executor.interrupt(claims)
 
     # --- claiming -----------------------------------------------------------------------------
     def _free(self) -> int:
-        """Slots that no attempt holds and no claim is under way for (hold ``_slots``)."""
+        """Slots that no attempt holds and no claim is under way for, plus the room to claim
+        ahead (:mod:`floq.worker.ahead`) (hold ``_slots``)."""
         held = len(self._inflight) - len(self._ended) + self._reserved
-        return self.config.capacity - held
+        return self.config.capacity + self._ahead.room() - held
+
+    def _ready(self) -> list[Claim]:
+        """The claims waiting for a slot that can start now (hold ``_slots``)."""
+        running = len(self._inflight) - len(self._ended) - len(self._ahead)
+        return self._ahead.take(self.config.capacity - running)
 
     def _reserve(self, timeout: float = 0.0) -> int:
         """Reserve the free slots for a claim (waiting up to ``timeout`` s for one): how many."""
@@ -249,10 +234,12 @@ class Worker:
         """Claim for the ``free`` slots reserved (blocking up to ``block_ms``), and start what
         came; the reservation ends either way."""
         reader = self._reader if block_ms else self._client
+        got = 0
         try:  # the slots stay reserved until what came is in flight: none is claimed twice
             claims, malformed = self._protocol.claim(
                 reader, self.config.name, self.config.queues, free, block_ms
             )
+            got = len(claims) + len(malformed)
             for entry in malformed:
                 self._reject(entry)
             if claims and not self._claiming():  # the stop came while the read was blocked
@@ -269,6 +256,7 @@ class Worker:
         finally:
             with self._slots:
                 self._reserved -= free
+                self._ahead.claimed(free, got)
                 self._slots.notify_all()
         if claims and block_ms:
             time.sleep(0)  # let the pool threads just handed work start on it
@@ -323,21 +311,28 @@ class Worker:
                 self._inflight[claim.entry_id] = claim
             self._receiving.difference_update(claim.entry_id for claim in claims)
             self._upkeep.inflight = len(self._inflight)
+            self._ahead.add(claims)
+            ready = self._ready()
         if self._metrics is not None:
             for claim in claims:
                 self._metrics.claimed(claim.queue, claim.entry_id)
-        for claim in claims:
+        for claim in ready:
             self._executor.submit(claim, self._done)
 
     def _done(self, claim: Claim, result: Result | BaseException) -> None:
         """The executor's report: the attempt ended, its slot is free; its outcome goes out."""
         with self._slots:  # the outcome is still in flight
             self._ended.add(claim.entry_id)
+            self._ahead.ended(claim.entry_id)
             refill = self._reserve() if self._refill_on_done else 0
+            ready = self._ready()
             self._slots.notify_all()
         if refill:
             self._refill(refill)
         self._write(claim, result)
+        assert self._executor is not None
+        for waiting in ready:  # on this thread: it is free now
+            self._executor.submit(waiting, self._done)
 
     def _write(self, claim: Claim, result: Result | BaseException) -> None:
         if isinstance(result, BaseException):
@@ -367,7 +362,14 @@ class Worker:
 
     # --- draining -----------------------------------------------------------------------------
     def _drain(self) -> None:
-        """Wait for the runs in flight until the deadline; hand back the rest."""
+        """Hand back the claims not started; wait for the runs in flight until the deadline;
+        hand back the rest."""
+        with self._slots:
+            unstarted = self._ahead.drop(lambda claim: True)
+        self._forget(unstarted)
+        if unstarted:
+            with contextlib.suppress(redis.RedisError):  # if not: with the rest, below
+                self._return(unstarted)
         with self._slots:
             while self._inflight and time.monotonic() < self._deadline:
                 self._slots.wait(min(0.1, max(0.0, self._deadline - time.monotonic())))
