@@ -15,6 +15,7 @@ from integration_helpers import WAIT, inflight, lines, wait_until
 from shared_tasks import marked_sleep
 
 from floq import flow, task
+from floq.worker.ahead import TIMES
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -74,8 +75,8 @@ def gated(path: str, gate: str) -> str:
 def test_task_runs_claimed_ahead_go_back_unstarted_when_the_worker_stops(
     runner: Any, workers: Any, client: Any, namespace: str, tmp_path: Path
 ) -> None:
-    """A backlog of short tasks: a worker with one slot claims one more ahead (see
-    floq.worker.ahead). Stopped while its slot runs a long one, it hands that one back unstarted
+    """A backlog of short tasks: a worker with one slot claims TIMES more ahead (see
+    floq.worker.ahead). Stopped while its slot runs a long one, it hands those back unstarted
     at once and finishes only what runs; another worker runs the rest, each once."""
     first = workers.start(
         "--concurrency", "1", FLOQ_DRAIN_SECONDS="60", FLOQ_HEARTBEAT_SECONDS="0.2"
@@ -90,10 +91,10 @@ def test_task_runs_claimed_ahead_go_back_unstarted_when_the_worker_stops(
         futures.append(gated.submit(str(marks), str(gate)))
         futures += [mark.submit(str(marks), i) for i in range(40, 60)]
         wait_until(lambda: f"gate {first.pid}" in lines(marks), WAIT, "the gated task to start")
-        wait_until(lambda: inflight(client, namespace) == 2, WAIT,
-                   "a heartbeat showing the gated run and one claimed ahead")  # fmt: skip
+        wait_until(lambda: inflight(client, namespace) == 1 + TIMES, WAIT,
+                   "a heartbeat showing the gated run and those claimed ahead")  # fmt: skip
         first.send_signal(signal.SIGTERM)
-        back = "handed back 1 unstarted task run(s)"
+        back = f"handed back {TIMES} unstarted task run(s)"
         wait_until(lambda: back in workers.logs(), WAIT, "the run claimed ahead to go back")
         gate.touch()
         seen["exit"] = first.wait(timeout=WAIT)

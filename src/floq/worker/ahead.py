@@ -5,17 +5,19 @@ A worker that claims only for its free slots leaves them idle for every claim's 
 and with short attempts that is most of the time: each batch runs in far less time than the
 next one takes to come. So while its queues hold more than it asks for (its last claim brought
 all it asked for) and its recent attempts are short (under :data:`SHORT_S` on average), a
-concurrent-mode worker claims up to its ``--concurrency`` again beyond its free slots (Celery
-and dramatiq call this prefetching). Those entries wait here, in claim order; a slot an attempt
-frees takes the next one at once, on the thread that freed it.
+concurrent-mode worker claims up to :data:`TIMES` times its ``--concurrency`` beyond its free
+slots (Celery and dramatiq call this prefetching; Celery's default is 4 times, too). Those
+entries wait here, in claim order; a slot an attempt frees takes the next one at once, on the
+thread that freed it. Bigger claims and bigger batches of outcomes also cost Redis and the
+worker less per task run.
 
-Short attempts are what keep this fair: an entry waits here about as long as one attempt takes
-(a few ms at most), not while another worker idles. With longer attempts (or before the
-first has ended), or once a claim comes back short of what it asked for, the worker claims only
-for free slots: so a burst of long tasks spreads over every worker, even one that comes right
-after a run of short ones. A run of long tasks right behind short ones in a backlog can find up
-to ``--concurrency`` of them claimed ahead, behind attempts that turned out long; that many at
-most, and the running mean soon stops more.
+Short attempts are what keep this fair: what waits here is :data:`TIMES` short attempts per
+slot (20 ms of work at most), not work another worker is idle for. With longer attempts (or
+before the first has ended), or once a claim comes back short of what it asked for, the worker
+claims only for free slots: so a burst of long tasks spreads over every worker, even one that
+comes right after a run of short ones. A run of long tasks right behind short ones in a backlog
+can find some of them claimed ahead, behind attempts that turned out long: :data:`TIMES` times
+``--concurrency`` at most, and the running mean soon stops more.
 
 A stopping worker hands the waiting entries back to their queue unstarted, and drops those of a
 cancelled flow run (``cancel.lua`` took their entries back).
@@ -32,13 +34,14 @@ from collections.abc import Callable
 from floq.store.protocol import Claim
 
 SHORT_S = 0.005  # attempts shorter than this on average: claim ahead
+TIMES = 4  # up to this many times --concurrency (Celery's default prefetch multiplier)
 _WEIGHT = 0.1  # of the latest attempt in the running mean
 
 
 class ClaimAhead:
-    def __init__(self, limit: int) -> None:
-        """``limit``: how many entries at most may wait here (0: never claim ahead)."""
-        self._limit = limit
+    def __init__(self, slots: int) -> None:
+        """``slots``: the worker's ``--concurrency`` (0: never claim ahead)."""
+        self._limit = TIMES * slots  # how many entries at most may wait here
         self._waiting: deque[Claim] = deque()
         self._began: dict[str, float] = {}  # entry id -> when its attempt was handed out
         self._mean = float("inf")  # seconds an attempt took, a running mean
