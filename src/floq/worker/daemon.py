@@ -106,7 +106,9 @@ class Worker:
         if not (self._inflight or slots):
             logger.info("stopping: nothing in flight")
             return
-        busy = f"{_count(len(self._inflight), 'task run')} in flight"
+        ahead = len(self._ahead)  # they go back unstarted
+        busy = f"{_count(len(self._inflight) - ahead, 'task run')} in flight"
+        busy += f" ({ahead} more claimed ahead go back now)" if ahead else ""
         if slots:  # a flow run in a slot, if there is one, finishes first
             busy += f", {_count(slots, 'flow slot')} finishing any flow run it has"
         logger.warning("draining: %s, up to %g s; %s again to hand them back",
@@ -199,7 +201,10 @@ class Worker:
         return self.config.capacity + self._ahead.room() - held
 
     def _ready(self) -> list[Claim]:
-        """The claims waiting for a slot that can start now (hold ``_slots``)."""
+        """The claims waiting for a slot that can start now (hold ``_slots``); none once the
+        worker stops claiming (the drain hands them back)."""
+        if not self._claiming():
+            return []
         running = len(self._inflight) - len(self._ended) - len(self._ahead)
         return self._ahead.take(self.config.capacity - running)
 
