@@ -28,3 +28,14 @@ def marked_sleep(path: str, seconds: float) -> str:
     with open(path, "a") as out:
         out.write(f"end {os.getpid()}\n")
     return "slept"
+
+
+@task
+def held(marks: str, release: str, i: int) -> int:
+    """Marks its start (pid), then waits (up to 60 s) for the file ``release``."""
+    with open(marks, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return i * i

@@ -20,6 +20,7 @@ import cloudpickle
 import enqueued_flows
 import pytest
 from integration_helpers import WAIT, WORKER_CLI, lines, outcomes, wait_until
+from shared_tasks import held
 
 from floq import flow, get_run_logger, task
 from floq.producer import enqueue
@@ -38,17 +39,6 @@ def nap(marks: str, i: int, seconds: float) -> int:
         out.write(f"{os.getpid()}\n")
     get_run_logger().info("napping %d", i)
     time.sleep(seconds)
-    return i * i
-
-
-@task
-def held(marks: str, release: str, i: int) -> int:
-    """Marks its start (pid), then waits (up to 60 s) for the file ``release``."""
-    with open(marks, "a") as out:
-        out.write(f"{os.getpid()}\n")
-    deadline = time.monotonic() + 60
-    while not os.path.exists(release) and time.monotonic() < deadline:
-        time.sleep(0.05)
     return i * i
 
 
